@@ -1,0 +1,734 @@
+/* ops.c — FUSE low-level operations.  Every request resolves its inode to a
+ * row of the node table plus captures, checks visibility for the caller, and
+ * hands the work to the row's backend callback.  Errors are answered as
+ * positive errnos here, the one boundary where that happens. */
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "handles.h"
+#include "inodes.h"
+#include "nodes.h"
+#include "notify.h"
+
+#define FH(fi) ((struct fs_handle *)(uintptr_t)(fi)->fh)
+
+static struct fs_ctx *ctx_of(fuse_req_t req) { return fuse_req_userdata(req); }
+
+static int caller_of(fuse_req_t req, struct cfs_caller *c)
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	return cfs_caller_init(ctx_of(req)->e, fc->uid, fc->gid, fc->pid, c);
+}
+
+/* "/instances/web1/status" for messages and /self/errors. */
+static void ref_path(const struct inode_ref *ref, char *out, size_t len)
+{
+	const char *p = node_table[ref->row].path;
+	size_t o = 0;
+	int cap = 0;
+	out[o++] = '/';
+	for (; *p && o + 1 < len; p++) {
+		if (*p == '*' && cap < ref->ncaps) {
+			o += (size_t)snprintf(out + o, len - o, "%s", ref->caps[cap++]);
+			if (o >= len)
+				o = len - 1;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Every row on the way must be visible: superadmin-only rows, and each "*"
+ * level's object (checked again on every access, so a revoked share hides at
+ * once). */
+static int check_visible(struct cfs_engine *e, const struct cfs_caller *c,
+			 const struct inode_ref *ref)
+{
+	int chain[16], n = 0;
+	for (int r = ref->row; r > 0 && n < 16; r = node_table[r].parent)
+		chain[n++] = r;
+	int depth = 0;
+	for (int i = n - 1; i >= 0; i--) {
+		const struct node_row *row = &node_table[chain[i]];
+		if ((row->flags & NF_SUPER) && !c->user.superadmin)
+			return -ENOENT;
+		if (strcmp(row->name, "*") == 0) {
+			if (depth >= ref->ncaps || !row->exists)
+				return -ENOENT;
+			int r = row->exists(e, c, ref->caps, depth);
+			if (r)
+				return r;
+			depth++;
+		}
+	}
+	return 0;
+}
+
+static void fill_attr(struct fs_ctx *x, const struct inode_ref *ref, struct stat *st)
+{
+	const struct node_row *row = &node_table[ref->row];
+	memset(st, 0, sizeof *st);
+	st->st_ino = ref->ino;
+	st->st_uid = x->mount_uid;
+	st->st_gid = x->mount_gid;
+	st->st_blksize = 4096;
+	if (row->kind == N_DIR) {
+		st->st_mode = S_IFDIR | row->mode;
+		st->st_nlink = 2;
+	} else {
+		st->st_mode = S_IFREG | row->mode;
+		st->st_nlink = 1;
+	}
+	/* sizes are unknown until rendered: files are read with direct_io */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	st->st_atim = st->st_mtim = st->st_ctim = row->kind == N_DIR ? x->started : now;
+}
+
+static void op_count(fuse_req_t req, int op)
+{
+	cfs_metrics_fuse_op(ctx_of(req)->e, op);
+}
+
+/* Answers an error, remembering faults and refusals for /self/errors. */
+static void reply_fail(fuse_req_t req, const struct cfs_caller *c, const struct inode_ref *ref,
+		       const char *op, int err, const char *msg)
+{
+	if (c && ref && err != -ENOENT) {
+		char path[1024];
+		ref_path(ref, path, sizeof path);
+		cfs_errors_record(ctx_of(req)->e, c, path, op, err, msg);
+	}
+	fuse_reply_err(req, -err);
+}
+
+static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_ctx *x = ctx_of(req);
+	struct inode_ref pref, cref;
+	struct cfs_caller c;
+	op_count(req, CFS_OP_LOOKUP);
+	if (inode_ref(parent, &pref) || caller_of(req, &c)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (node_table[pref.row].kind != N_DIR) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (strlen(name) >= CAP_LEN) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	bool wild;
+	int row = node_child(pref.row, name, &wild);
+	if (row < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (wild)
+		inode_ref_push(&pref, name, &cref);
+	else
+		cref = pref, cref.caps[cref.ncaps] = NULL;
+	for (int i = 0; i < cref.ncaps; i++)
+		cref.caps[i] = cref.capbuf[i];
+	cref.row = row;
+	int r = check_visible(x->e, &c, &cref);
+	if (r) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	struct fuse_entry_param ep;
+	memset(&ep, 0, sizeof ep);
+	uint64_t ino;
+	r = inode_get(row, cref.caps, cref.ncaps, 0, &ino);
+	if (r) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	cref.ino = ino;
+	ep.ino = ino;
+	ep.generation = 1;
+	/* no kernel caching of names or attributes: visibility depends on the
+	 * caller and on shares that may change at any moment */
+	ep.attr_timeout = 0;
+	ep.entry_timeout = 0;
+	fill_attr(x, &cref, &ep.attr);
+	fuse_reply_entry(req, &ep);
+}
+
+static void cfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	op_count(req, CFS_OP_OTHER);
+	inode_forget(ino, nlookup, NULL);
+	fuse_reply_none(req);
+}
+
+static void cfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *list)
+{
+	op_count(req, CFS_OP_OTHER);
+	for (size_t i = 0; i < count; i++)
+		inode_forget(list[i].ino, list[i].nlookup, NULL);
+	fuse_reply_none(req);
+}
+
+static int resolve(fuse_req_t req, fuse_ino_t ino, struct inode_ref *ref, struct cfs_caller *c)
+{
+	if (inode_ref(ino, ref))
+		return -ENOENT;
+	if (caller_of(req, c))
+		return -EACCES;
+	return check_visible(ctx_of(req)->e, c, ref);
+}
+
+static void cfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct inode_ref ref;
+	struct cfs_caller c;
+	struct stat st;
+	op_count(req, CFS_OP_GETATTR);
+	int r = resolve(req, ino, &ref, &c);
+	if (r) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fill_attr(ctx_of(req), &ref, &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
+static void cfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct inode_ref ref;
+	struct cfs_caller c;
+	struct stat st;
+	op_count(req, CFS_OP_SETATTR);
+	int r = resolve(req, ino, &ref, &c);
+	if (r) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	const struct node_row *row = &node_table[ref.row];
+	/* `echo cmd > ctl` truncates first: a no-op on ctl files (acme strips OTRUNC) */
+	int harmless = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+	if (row->kind == N_CTL && (to_set & ~(FUSE_SET_ATTR_SIZE | harmless)) == 0 &&
+	    (!(to_set & FUSE_SET_ATTR_SIZE) || attr->st_size == 0)) {
+		fill_attr(ctx_of(req), &ref, &st);
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	reply_fail(req, &c, &ref, "setattr", -EACCES, "state files cannot be changed with setattr");
+}
+
+/* ---- directories ---- */
+
+struct list_acc {
+	struct fs_handle *h;
+	size_t cap;
+	mode_t type;
+};
+
+static int add_item(struct list_acc *a, const char *name, mode_t type)
+{
+	struct fs_handle *h = a->h;
+	if (h->nitems == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 32;
+		struct dirent_item *n = realloc(h->items, cap * sizeof *n);
+		if (!n)
+			return -ENOMEM;
+		h->items = n;
+		a->cap = cap;
+	}
+	h->items[h->nitems].name = strdup(name);
+	if (!h->items[h->nitems].name)
+		return -ENOMEM;
+	h->items[h->nitems].type = type;
+	h->items[h->nitems].ino_hint = 0;
+	h->nitems++;
+	return 0;
+}
+
+static int emit_name(void *arg, const char *name)
+{
+	struct list_acc *a = arg;
+	if (!*name || strchr(name, '/') || strlen(name) >= CAP_LEN)
+		return 0;
+	return add_item(a, name, a->type);
+}
+
+static void cfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *x = ctx_of(req);
+	struct inode_ref ref;
+	struct cfs_caller c;
+	op_count(req, CFS_OP_OPEN);
+	int r = resolve(req, ino, &ref, &c);
+	if (r) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (node_table[ref.row].kind != N_DIR) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	struct fs_handle *h = handle_new(&ref, fi->flags);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* snapshot the listing at open, so offsets stay consistent */
+	struct list_acc a = { h, 0, S_IFDIR };
+	r = add_item(&a, ".", S_IFDIR);
+	if (!r)
+		r = add_item(&a, "..", S_IFDIR);
+	for (int i = 1; i < node_count && !r; i++) {
+		const struct node_row *row = &node_table[i];
+		if (row->parent != ref.row)
+			continue;
+		if ((row->flags & NF_SUPER) && !c.user.superadmin)
+			continue;
+		a.type = row->kind == N_DIR ? S_IFDIR : S_IFREG;
+		if (strcmp(row->name, "*") == 0) {
+			if (row->list)
+				r = row->list(x->e, &c, ref.caps, emit_name, &a);
+		} else {
+			r = add_item(&a, row->name, a.type);
+		}
+	}
+	if (r) {
+		handle_free(h);
+		reply_fail(req, &c, &ref, "readdir", r, NULL);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+static void cfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs_handle *h = FH(fi);
+	op_count(req, CFS_OP_READDIR);
+	char *buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	size_t used = 0;
+	for (size_t i = (size_t)off; i < h->nitems; i++) {
+		struct stat st;
+		memset(&st, 0, sizeof st);
+		/* a stable made-up number: the real one comes with lookup */
+		uint64_t hsh = 1469598103934665603ULL;
+		for (const char *p = h->items[i].name; *p; p++)
+			hsh = (hsh ^ (unsigned char)*p) * 1099511628211ULL;
+		st.st_ino = (hsh | 1) & 0x7fffffffffffffffULL;
+		st.st_mode = h->items[i].type;
+		size_t n = fuse_add_direntry(req, buf + used, size - used, h->items[i].name, &st,
+					     (off_t)(i + 1));
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void cfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	op_count(req, CFS_OP_RELEASE);
+	handle_free(FH(fi));
+	fuse_reply_err(req, 0);
+}
+
+/* ---- files ---- */
+
+static void cfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *x = ctx_of(req);
+	struct inode_ref ref;
+	struct cfs_caller c;
+	op_count(req, CFS_OP_OPEN);
+	int r = resolve(req, ino, &ref, &c);
+	if (r) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	const struct node_row *row = &node_table[ref.row];
+	int acc = fi->flags & O_ACCMODE;
+	bool wants_write = acc != O_RDONLY || (fi->flags & O_TRUNC);
+	if (row->kind == N_DIR) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (wants_write && row->kind != N_CTL) {
+		reply_fail(req, &c, &ref, "open", -EACCES, "this file is read-only");
+		return;
+	}
+	if (row->access) {
+		r = row->access(x->e, &c, ref.caps, wants_write);
+		if (r) {
+			reply_fail(req, &c, &ref, "open", r, "not permitted for this caller");
+			return;
+		}
+	}
+	struct fs_handle *h = handle_new(&ref, fi->flags);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (row->kind == N_FILE) {
+		r = row->show(x->e, &c, ref.caps, row->arg, &h->content);
+		if (r) {
+			handle_free(h);
+			reply_fail(req, &c, &ref, "open", r, NULL);
+			return;
+		}
+	} else if (row->kind == N_EVENTS) {
+		h->cursor = cfs_events_open(x->e, &c);
+		if (!h->cursor) {
+			handle_free(h);
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		notify_add_handle(h);
+		fi->nonseekable = 1;
+	}
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+static void reply_slice(fuse_req_t req, const struct cfs_buf *b, size_t size, off_t off)
+{
+	if ((size_t)off >= b->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t n = b->len - (size_t)off;
+	fuse_reply_buf(req, b->data + off, n < size ? n : size);
+}
+
+static void read_ctl(fuse_req_t req, struct fs_handle *h, size_t size, off_t off)
+{
+	struct cfs_caller c;
+	if (caller_of(req, &c)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->outcome && (h->flags & O_ACCMODE) == O_RDWR) {
+		/* read-write descriptor after a write: its own outcome, from its first
+		 * byte whatever the file offset */
+		if (h->out_pos == 0) {
+			cfs_buf_reset(&h->rendered);
+			ctl_outcome_render(h->outcome, true, &h->rendered);
+		}
+		size_t n = h->rendered.len > h->out_pos ? h->rendered.len - h->out_pos : 0;
+		if (n > size)
+			n = size;
+		fuse_reply_buf(req, h->rendered.data ? h->rendered.data + h->out_pos : NULL, n);
+		h->out_pos += n;
+		pthread_mutex_unlock(&h->lock);
+		return;
+	}
+	if (off == 0) {
+		/* usage, then the caller's last outcome on this file */
+		cfs_buf_reset(&h->rendered);
+		nodes_ctl_usage(&node_table[h->ref.row], &h->rendered);
+		struct ctl_outcome *o = outcomes_get(c.user.uid, &h->ref);
+		if (o) {
+			ctl_outcome_render(o, true, &h->rendered);
+			ctl_outcome_free(o);
+		}
+	}
+	reply_slice(req, &h->rendered, size, off);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs_handle *h = FH(fi);
+	op_count(req, CFS_OP_READ);
+	switch (node_table[h->ref.row].kind) {
+	case N_FILE:
+		reply_slice(req, &h->content, size, off);
+		return;
+	case N_CTL:
+		read_ctl(req, h, size, off);
+		return;
+	case N_EVENTS: {
+		struct cfs_buf b = CFS_BUF_INIT;
+		ssize_t n = cfs_events_read(ctx_of(req)->e, h->cursor, &b, size);
+		if (n > 0)
+			fuse_reply_buf(req, b.data, (size_t)n);
+		else if (fi->flags & O_NONBLOCK)
+			fuse_reply_err(req, EAGAIN);
+		else
+			notify_park_read(req, h, size);
+		cfs_buf_free(&b);
+		return;
+	}
+	default:
+		fuse_reply_err(req, EISDIR);
+	}
+}
+
+struct intr_flag {
+	volatile int flag;
+};
+
+static void on_write_interrupt(fuse_req_t req, void *data)
+{
+	(void)req;
+	((struct intr_flag *)data)->flag = 1;
+}
+
+static void cfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)off;
+	struct fs_ctx *x = ctx_of(req);
+	struct fs_handle *h = FH(fi);
+	struct cfs_caller c;
+	op_count(req, CFS_OP_WRITE);
+	const struct node_row *row = &node_table[h->ref.row];
+	if (row->kind != N_CTL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (caller_of(req, &c)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	struct ctl_outcome *o = ctl_outcome_new();
+	if (!o) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* a write that blocks on a job polls this flag; Ctrl-C detaches it */
+	struct intr_flag intr = { 0 };
+	c.interrupted = &intr.flag;
+	fuse_req_interrupt_func(req, on_write_interrupt, &intr);
+	int r = row->ctl(x->e, &c, h->ref.caps, buf, size, o);
+	fuse_req_interrupt_func(req, NULL, NULL);
+	outcomes_put(c.user.uid, &h->ref, o);
+	pthread_mutex_lock(&h->lock);
+	ctl_outcome_free(h->outcome);
+	h->outcome = o;           /* takes our reference */
+	h->out_pos = 0;
+	cfs_buf_reset(&h->rendered);
+	pthread_mutex_unlock(&h->lock);
+	if (r) {
+		reply_fail(req, &c, &h->ref, "write", r, ctl_outcome_message(o));
+		return;
+	}
+	fuse_reply_write(req, size);
+}
+
+static void cfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs_handle *h = FH(fi);
+	op_count(req, CFS_OP_RELEASE);
+	if (node_table[h->ref.row].kind == N_EVENTS)
+		notify_remove_handle(h);
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void cfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct fuse_pollhandle *ph)
+{
+	(void)ino;
+	struct fs_handle *h = FH(fi);
+	op_count(req, CFS_OP_POLL);
+	if (node_table[h->ref.row].kind != N_EVENTS) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, POLLIN | POLLOUT);
+		return;
+	}
+	bool ready = cfs_events_ready(ctx_of(req)->e, h->cursor);
+	pthread_mutex_lock(&h->lock);
+	if (ph) {
+		if (h->ph)
+			fuse_pollhandle_destroy(h->ph);
+		h->ph = ready ? NULL : ph;
+		if (ready)
+			fuse_pollhandle_destroy(ph);
+	}
+	pthread_mutex_unlock(&h->lock);
+	fuse_reply_poll(req, ready ? POLLIN : 0);
+}
+
+/* ---- everything that would change the table's shape ---- */
+
+static void deny_entry(fuse_req_t req, fuse_ino_t parent, const char *op)
+{
+	struct inode_ref ref;
+	struct cfs_caller c;
+	op_count(req, CFS_OP_OTHER);
+	if (resolve(req, parent, &ref, &c)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	reply_fail(req, &c, &ref, op, -EACCES, "the tree's names are made by ctl commands");
+}
+
+static void cfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)name, (void)mode;
+	deny_entry(req, parent, "mkdir");
+}
+
+static void cfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)name, (void)mode, (void)rdev;
+	deny_entry(req, parent, "mknod");
+}
+
+static void cfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		       struct fuse_file_info *fi)
+{
+	(void)name, (void)mode, (void)fi;
+	deny_entry(req, parent, "create");
+}
+
+static void cfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)name;
+	deny_entry(req, parent, "unlink");
+}
+
+static void cfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)name;
+	deny_entry(req, parent, "rmdir");
+}
+
+static void cfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link, (void)name;
+	deny_entry(req, parent, "symlink");
+}
+
+static void cfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		       const char *newname, unsigned int flags)
+{
+	(void)name, (void)newname, (void)flags;
+	/* between two different trees the answer is EXDEV, so mv copies */
+	if (parent != newparent) {
+		op_count(req, CFS_OP_OTHER);
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	deny_entry(req, parent, "rename");
+}
+
+static void cfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino, (void)newname;
+	deny_entry(req, newparent, "link");
+}
+
+static void cfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct statvfs sv;
+	op_count(req, CFS_OP_OTHER);
+	memset(&sv, 0, sizeof sv);
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void cfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	(void)ino, (void)name, (void)size;
+	op_count(req, CFS_OP_GETXATTR);
+	fuse_reply_err(req, ENODATA);
+}
+
+static void cfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	(void)ino;
+	op_count(req, CFS_OP_LISTXATTR);
+	if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+static void cfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			 size_t size, int flags)
+{
+	(void)ino, (void)name, (void)value, (void)size, (void)flags;
+	op_count(req, CFS_OP_OTHER);
+	fuse_reply_err(req, ENOTSUP);
+}
+
+static void cfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino, (void)name;
+	op_count(req, CFS_OP_OTHER);
+	fuse_reply_err(req, ENOTSUP);
+}
+
+static void cfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* no writeback cache and no atomic O_TRUNC: ctl writes arrive one by one */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want &= ~FUSE_CAP_EXPORT_SUPPORT;
+}
+
+const struct fuse_lowlevel_ops cfs_fuse_ops = {
+	.init = cfs_init,
+	.lookup = cfs_lookup,
+	.forget = cfs_forget,
+	.forget_multi = cfs_forget_multi,
+	.getattr = cfs_getattr,
+	.setattr = cfs_setattr,
+	.mknod = cfs_mknod,
+	.mkdir = cfs_mkdir,
+	.unlink = cfs_unlink,
+	.rmdir = cfs_rmdir,
+	.symlink = cfs_symlink,
+	.rename = cfs_rename,
+	.link = cfs_link,
+	.open = cfs_open,
+	.read = cfs_read,
+	.write = cfs_write,
+	.release = cfs_release,
+	.opendir = cfs_opendir,
+	.readdir = cfs_readdir,
+	.releasedir = cfs_releasedir,
+	.statfs = cfs_statfs,
+	.setxattr = cfs_setxattr,
+	.getxattr = cfs_getxattr,
+	.listxattr = cfs_listxattr,
+	.removexattr = cfs_removexattr,
+	.create = cfs_create,
+	.poll = cfs_poll,
+};
