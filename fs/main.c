@@ -103,8 +103,31 @@ static bool user_allow_other(void)
 	return yes;
 }
 
+/* mount.fuse3 (fstab type fuse.cloudfs) runs "cloudfs SOURCE MOUNTPOINT -o …":
+ * with two non-option arguments the first one is the source, which cloudfs
+ * does not need.  Returns argc after dropping it. */
+static int drop_source(int argc, char *argv[])
+{
+	int nonopt[3], n = 0;
+	for (int i = 1; i < argc && n < 3; i++) {
+		if (strcmp(argv[i], "-o") == 0) {
+			i++;
+			continue;
+		}
+		if (argv[i][0] != '-')
+			nonopt[n++] = i;
+	}
+	if (n != 2)
+		return argc;
+	for (int i = nonopt[0]; i < argc - 1; i++)
+		argv[i] = argv[i + 1];
+	argv[argc - 1] = NULL;
+	return argc - 1;
+}
+
 int main(int argc, char *argv[])
 {
+	argc = drop_source(argc, argv);
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts copts;
 	struct cfs_opts o = { 0 };

@@ -95,6 +95,68 @@ static void fill_attr(struct fs_ctx *x, const struct inode_ref *ref, struct stat
 	st->st_atim = st->st_mtim = st->st_ctim = row->kind == N_DIR ? x->started : now;
 }
 
+/* ---- backend-served subtrees (N_VTREE rows) ---- */
+
+static struct fs_ctx *the_ctx;   /* for forget, which has no caller */
+
+static int vt_resolve(struct fs_ctx *x, const struct cfs_caller *c, const struct inode_ref *ref,
+		      const struct cfs_vtree_ops **ops, void **tree)
+{
+	const struct node_row *row = &node_table[ref->row];
+	if (row->kind != N_VTREE || !row->vtree)
+		return -EIO;
+	return row->vtree(x->e, c, ref->caps, ops, tree);
+}
+
+static void vattr_to_stat(const struct inode_ref *ref, const struct cfs_vattr *a, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ref->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink ? a->nlink : 1;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blocks = (blkcnt_t)(a->blocks ? a->blocks : (a->size + 511) / 512);
+	st->st_blksize = 4096;
+	st->st_rdev = a->rdev;
+	st->st_atim = a->atime;
+	st->st_mtim = a->mtime;
+	st->st_ctim = a->ctime;
+}
+
+/* Attributes of any inode: table rows from the table, vtree nodes from their tree. */
+static int attr_of(struct fs_ctx *x, const struct cfs_caller *c, const struct inode_ref *ref,
+		   struct stat *st)
+{
+	if (!ref->vnode) {
+		fill_attr(x, ref, st);
+		return 0;
+	}
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	struct cfs_vattr a;
+	int r = vt_resolve(x, c, ref, &ops, &tree);
+	if (!r)
+		r = ops->getattr(tree, ref->vnode, &a);
+	if (!r)
+		vattr_to_stat(ref, &a, st);
+	return r;
+}
+
+static void vt_gone(const struct inode_ref *ref)
+{
+	if (!ref->vnode || !the_ctx)
+		return;
+	struct cfs_caller c;
+	memset(&c, 0, sizeof c);
+	c.user.superadmin = true;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	if (vt_resolve(the_ctx, &c, ref, &ops, &tree) == 0 && ops->forget)
+		ops->forget(tree, ref->vnode);
+}
+
 static void op_count(fuse_req_t req, int op)
 {
 	cfs_metrics_fuse_op(ctx_of(req)->e, op);
@@ -112,6 +174,40 @@ static void reply_fail(fuse_req_t req, const struct cfs_caller *c, const struct 
 	fuse_reply_err(req, -err);
 }
 
+/* A name inside a backend-served subtree.  Its nodes are immutable or change
+ * rarely (snapshots), so the kernel may keep them for a second. */
+static void lookup_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_caller *c,
+			 const struct inode_ref *pref, const char *name)
+{
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	struct cfs_vattr a;
+	uint64_t node, ino;
+	int r = vt_resolve(x, c, pref, &ops, &tree);
+	if (!r)
+		r = ops->lookup(tree, pref->vnode, name, &node, &a);
+	if (!r)
+		r = inode_get(pref->row, pref->caps, pref->ncaps, node, &ino);
+	if (r) {
+		if (r == -ENOENT)
+			fuse_reply_err(req, ENOENT);
+		else
+			reply_fail(req, c, pref, "lookup", r, NULL);
+		return;
+	}
+	struct inode_ref cref = *pref;
+	cref.ino = ino;
+	cref.vnode = node;
+	struct fuse_entry_param ep;
+	memset(&ep, 0, sizeof ep);
+	ep.ino = ino;
+	ep.generation = 1;
+	ep.attr_timeout = 1.0;
+	ep.entry_timeout = 1.0;
+	vattr_to_stat(&cref, &a, &ep.attr);
+	fuse_reply_entry(req, &ep);
+}
+
 static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_ctx *x = ctx_of(req);
@@ -120,6 +216,10 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	op_count(req, CFS_OP_LOOKUP);
 	if (inode_ref(parent, &pref) || caller_of(req, &c)) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (pref.vnode) {
+		lookup_vtree(req, x, &c, &pref, name);
 		return;
 	}
 	if (node_table[pref.row].kind != N_DIR) {
@@ -150,8 +250,17 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	struct fuse_entry_param ep;
 	memset(&ep, 0, sizeof ep);
+	uint64_t vnode = node_table[row].kind == N_VTREE ? VTREE_ROOT : 0;
+	cref.vnode = vnode;
+	if (vnode) {
+		r = attr_of(x, &c, &cref, &ep.attr);
+		if (r) {
+			reply_fail(req, &c, &cref, "lookup", r, NULL);
+			return;
+		}
+	}
 	uint64_t ino;
-	r = inode_get(row, cref.caps, cref.ncaps, 0, &ino);
+	r = inode_get(row, cref.caps, cref.ncaps, vnode, &ino);
 	if (r) {
 		fuse_reply_err(req, -r);
 		return;
@@ -163,14 +272,17 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	 * caller and on shares that may change at any moment */
 	ep.attr_timeout = 0;
 	ep.entry_timeout = 0;
-	fill_attr(x, &cref, &ep.attr);
+	if (vnode)
+		ep.attr.st_ino = ino;
+	else
+		fill_attr(x, &cref, &ep.attr);
 	fuse_reply_entry(req, &ep);
 }
 
 static void cfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	op_count(req, CFS_OP_OTHER);
-	inode_forget(ino, nlookup, NULL);
+	inode_forget(ino, nlookup, vt_gone);
 	fuse_reply_none(req);
 }
 
@@ -178,7 +290,7 @@ static void cfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_da
 {
 	op_count(req, CFS_OP_OTHER);
 	for (size_t i = 0; i < count; i++)
-		inode_forget(list[i].ino, list[i].nlookup, NULL);
+		inode_forget(list[i].ino, list[i].nlookup, vt_gone);
 	fuse_reply_none(req);
 }
 
@@ -203,8 +315,12 @@ static void cfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fill_attr(ctx_of(req), &ref, &st);
-	fuse_reply_attr(req, &st, 0);
+	r = attr_of(ctx_of(req), &c, &ref, &st);
+	if (r) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fuse_reply_attr(req, &st, ref.vnode ? 1.0 : 0);
 }
 
 static void cfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -218,6 +334,10 @@ static void cfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 	int r = resolve(req, ino, &ref, &c);
 	if (r) {
 		fuse_reply_err(req, -r);
+		return;
+	}
+	if (ref.vnode) {
+		reply_fail(req, &c, &ref, "setattr", -EROFS, "snapshot trees are read-only");
 		return;
 	}
 	const struct node_row *row = &node_table[ref.row];
@@ -269,6 +389,45 @@ static int emit_name(void *arg, const char *name)
 	return add_item(a, name, a->type);
 }
 
+static int vt_fill(void *arg, const char *name, uint64_t node, const struct cfs_vattr *attr,
+		   uint64_t next_offset)
+{
+	(void)node, (void)next_offset;
+	return add_item(arg, name, attr->mode & S_IFMT) ? 1 : 0;
+}
+
+static void opendir_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_caller *c,
+			  const struct inode_ref *ref, struct fuse_file_info *fi)
+{
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	struct cfs_vattr a;
+	int r = vt_resolve(x, c, ref, &ops, &tree);
+	if (!r)
+		r = ops->getattr(tree, ref->vnode, &a);
+	if (!r && !S_ISDIR(a.mode))
+		r = -ENOTDIR;
+	struct fs_handle *h = r ? NULL : handle_new(ref, fi->flags);
+	if (!r && !h)
+		r = -ENOMEM;
+	if (!r) {
+		struct list_acc acc = { h, 0, S_IFDIR };
+		r = add_item(&acc, ".", S_IFDIR);
+		if (!r)
+			r = add_item(&acc, "..", S_IFDIR);
+		if (!r)
+			r = ops->readdir(tree, ref->vnode, 0, vt_fill, &acc);
+	}
+	if (r) {
+		handle_free(h);
+		reply_fail(req, c, ref, "readdir", r, NULL);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fi->cache_readdir = 0;
+	fuse_reply_open(req, fi);
+}
+
 static void cfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *x = ctx_of(req);
@@ -278,6 +437,10 @@ static void cfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	int r = resolve(req, ino, &ref, &c);
 	if (r) {
 		fuse_reply_err(req, -r);
+		return;
+	}
+	if (ref.vnode) {
+		opendir_vtree(req, x, &c, &ref, fi);
 		return;
 	}
 	if (node_table[ref.row].kind != N_DIR) {
@@ -358,6 +521,35 @@ static void cfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 
 /* ---- files ---- */
 
+static void open_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_caller *c,
+		       const struct inode_ref *ref, struct fuse_file_info *fi, bool wants_write)
+{
+	const struct cfs_vtree_ops *ops;
+	void *tree, *vfh = NULL;
+	if (wants_write) {
+		reply_fail(req, c, ref, "open", -EROFS, "snapshot trees are read-only");
+		return;
+	}
+	int r = vt_resolve(x, c, ref, &ops, &tree);
+	if (!r)
+		r = ops->open(tree, ref->vnode, fi->flags, &vfh);
+	struct fs_handle *h = r ? NULL : handle_new(ref, fi->flags);
+	if (!r && !h) {
+		ops->release(tree, vfh);
+		r = -ENOMEM;
+	}
+	if (r) {
+		reply_fail(req, c, ref, "open", r, NULL);
+		return;
+	}
+	h->vfh = vfh;
+	h->vops = ops;
+	h->vtree = tree;
+	fi->keep_cache = 1;   /* snapshot content never changes */
+	fi->fh = (uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
 static void cfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *x = ctx_of(req);
@@ -372,6 +564,10 @@ static void cfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	const struct node_row *row = &node_table[ref.row];
 	int acc = fi->flags & O_ACCMODE;
 	bool wants_write = acc != O_RDONLY || (fi->flags & O_TRUNC);
+	if (ref.vnode) {
+		open_vtree(req, x, &c, &ref, fi, wants_write);
+		return;
+	}
 	if (row->kind == N_DIR) {
 		fuse_reply_err(req, EISDIR);
 		return;
@@ -467,6 +663,25 @@ static void cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	struct fs_handle *h = FH(fi);
 	op_count(req, CFS_OP_READ);
+	if (h->vops) {
+		char *buf = malloc(size ? size : 1);
+		if (!buf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		ssize_t n = h->vops->read(h->vtree, h->vfh, buf, size, (uint64_t)off);
+		if (n < 0) {
+			struct cfs_caller c;
+			if (caller_of(req, &c) == 0)
+				reply_fail(req, &c, &h->ref, "read", (int)n, NULL);
+			else
+				fuse_reply_err(req, (int)-n);
+		} else {
+			fuse_reply_buf(req, buf, (size_t)n);
+		}
+		free(buf);
+		return;
+	}
 	switch (node_table[h->ref.row].kind) {
 	case N_FILE:
 		reply_slice(req, &h->content, size, off);
@@ -530,6 +745,12 @@ static void cfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	fuse_req_interrupt_func(req, on_write_interrupt, &intr);
 	int r = row->ctl(x->e, &c, h->ref.caps, buf, size, o);
 	fuse_req_interrupt_func(req, NULL, NULL);
+	if (ctl_outcome_empty(o)) {
+		/* an empty write does nothing, and keeps the last outcome */
+		ctl_outcome_free(o);
+		fuse_reply_write(req, size);
+		return;
+	}
 	outcomes_put(c.user.uid, &h->ref, o);
 	pthread_mutex_lock(&h->lock);
 	ctl_outcome_free(h->outcome);
@@ -549,7 +770,9 @@ static void cfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	(void)ino;
 	struct fs_handle *h = FH(fi);
 	op_count(req, CFS_OP_RELEASE);
-	if (node_table[h->ref.row].kind == N_EVENTS)
+	if (h->vops && h->vops->release)
+		h->vops->release(h->vtree, h->vfh);
+	else if (node_table[h->ref.row].kind == N_EVENTS)
 		notify_remove_handle(h);
 	handle_free(h);
 	fuse_reply_err(req, 0);
@@ -589,6 +812,10 @@ static void deny_entry(fuse_req_t req, fuse_ino_t parent, const char *op)
 	op_count(req, CFS_OP_OTHER);
 	if (resolve(req, parent, &ref, &c)) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (ref.vnode) {
+		reply_fail(req, &c, &ref, op, -EROFS, "snapshot trees are read-only");
 		return;
 	}
 	reply_fail(req, &c, &ref, op, -EACCES, "the tree's names are made by ctl commands");
@@ -662,41 +889,107 @@ static void cfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+static void cfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	op_count(req, CFS_OP_READLINK);
+	int r = resolve(req, ino, &ref, &c);
+	if (!r && !ref.vnode)
+		r = -EINVAL;
+	if (!r)
+		r = vt_resolve(ctx_of(req), &c, &ref, &ops, &tree);
+	struct cfs_buf b = CFS_BUF_INIT;
+	if (!r)
+		r = ops->readlink ? ops->readlink(tree, ref.vnode, &b) : -EINVAL;
+	if (r)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_readlink(req, b.data ? b.data : "");
+	cfs_buf_free(&b);
+}
+
+/* Replies with an xattr value or list: size 0 asks for the length only. */
+static void reply_xattr_buf(fuse_req_t req, const struct cfs_buf *b, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, b->len);
+	else if (b->len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, b->data, b->len);
+}
+
 static void cfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	(void)ino, (void)name, (void)size;
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
 	op_count(req, CFS_OP_GETXATTR);
-	fuse_reply_err(req, ENODATA);
+	int r = resolve(req, ino, &ref, &c);
+	if (!r && !ref.vnode)
+		r = -ENODATA;
+	if (!r)
+		r = vt_resolve(ctx_of(req), &c, &ref, &ops, &tree);
+	struct cfs_buf b = CFS_BUF_INIT;
+	if (!r)
+		r = ops->getxattr ? ops->getxattr(tree, ref.vnode, name, &b) : -ENODATA;
+	if (r)
+		fuse_reply_err(req, -r);
+	else
+		reply_xattr_buf(req, &b, size);
+	cfs_buf_free(&b);
 }
 
 static void cfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	(void)ino;
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
 	op_count(req, CFS_OP_LISTXATTR);
-	if (size == 0)
-		fuse_reply_xattr(req, 0);
+	int r = resolve(req, ino, &ref, &c);
+	struct cfs_buf b = CFS_BUF_INIT;
+	if (!r && ref.vnode) {
+		r = vt_resolve(ctx_of(req), &c, &ref, &ops, &tree);
+		if (!r && ops->listxattr)
+			r = ops->listxattr(tree, ref.vnode, &b);
+	}
+	if (r)
+		fuse_reply_err(req, -r);
 	else
-		fuse_reply_buf(req, NULL, 0);
+		reply_xattr_buf(req, &b, size);
+	cfs_buf_free(&b);
+}
+
+static void deny_xattr(fuse_req_t req, fuse_ino_t ino)
+{
+	struct inode_ref ref;
+	struct cfs_caller c;
+	op_count(req, CFS_OP_OTHER);
+	int r = resolve(req, ino, &ref, &c);
+	fuse_reply_err(req, r ? -r : ref.vnode ? EROFS : ENOTSUP);
 }
 
 static void cfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			 size_t size, int flags)
 {
-	(void)ino, (void)name, (void)value, (void)size, (void)flags;
-	op_count(req, CFS_OP_OTHER);
-	fuse_reply_err(req, ENOTSUP);
+	(void)name, (void)value, (void)size, (void)flags;
+	deny_xattr(req, ino);
 }
 
 static void cfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	(void)ino, (void)name;
-	op_count(req, CFS_OP_OTHER);
-	fuse_reply_err(req, ENOTSUP);
+	(void)name;
+	deny_xattr(req, ino);
 }
 
 static void cfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	the_ctx = userdata;
 	/* no writeback cache and no atomic O_TRUNC: ctl writes arrive one by one */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
@@ -717,6 +1010,7 @@ const struct fuse_lowlevel_ops cfs_fuse_ops = {
 	.symlink = cfs_symlink,
 	.rename = cfs_rename,
 	.link = cfs_link,
+	.readlink = cfs_readlink,
 	.open = cfs_open,
 	.read = cfs_read,
 	.write = cfs_write,

@@ -69,6 +69,16 @@ const char *cfs_errno_name(int code)
 	case ECANCELED: return "ECANCELED";
 	case EINTR: return "EINTR";
 	case ENOTCONN: return "ENOTCONN";
+	case EPIPE: return "EPIPE";
+	case ELOOP: return "ELOOP";
+	case EMLINK: return "EMLINK";
+	case ETXTBSY: return "ETXTBSY";
+	case ESPIPE: return "ESPIPE";
+	case EFAULT: return "EFAULT";
+	case ENXIO: return "ENXIO";
+	case ENODEV: return "ENODEV";
+	case EDQUOT: return "EDQUOT";
+	case ECONNRESET: return "ECONNRESET";
 	default: return "E?";
 	}
 }

@@ -2,6 +2,7 @@
  * (mirrors, peers, repos).  Their usage is the real grammar, so scripts can be
  * written against it; every command fails ENOSYS with a clear message. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/engine_priv.h"
@@ -39,9 +40,14 @@ static const struct ctl_verb repos_verbs[] = {
 static int not_built_write(const char *what, const struct ctl_verb *table, size_t n,
 			   const char *data, size_t len, struct ctl_outcome *o)
 {
+	(void)table, (void)n;
 	for (size_t i = 0; i < len; i++)
-		if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r')
-			return ctl_exec(table, n, (void *)what, data, len, o);
+		if (data[i] != ' ' && data[i] != '\t' && data[i] != '\n' && data[i] != '\r') {
+			char msg[160];
+			snprintf(msg, sizeof msg,
+				 "%s: this capability is not built yet in this version of cloudfs", what);
+			return ctl_outcome_fail(o, -ENOSYS, msg);
+		}
 	return 0;
 }
 

@@ -123,5 +123,8 @@ int ctl_outcome_errno(const struct ctl_outcome *o);
 /* The message of the failing line ("line 2: add: missing URL"), or "". */
 const char *ctl_outcome_message(const struct ctl_outcome *o);
 bool ctl_outcome_empty(const struct ctl_outcome *o);
+/* Adds an error line without running anything (for a ctl file that refuses
+ * every command, whatever its grammar).  Returns code. */
+int ctl_outcome_fail(struct ctl_outcome *o, int code, const char *msg);
 
 #endif
