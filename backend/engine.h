@@ -148,6 +148,12 @@ int cfs_repos_list(struct cfs_engine *e, const struct cfs_caller *c, const char 
 		   cfs_emit_fn emit, void *ctx);
 int cfs_repo_exists(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
 		    int depth);
+/* /repos/USER/snapshots: the restic reader's tree. */
+int cfs_repo_snapshots_vtree(struct cfs_engine *e, const struct cfs_caller *c,
+			     const char *const *caps, const struct cfs_vtree_ops **ops, void **tree);
+int cfs_repo_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
+		 const char *data, size_t len, struct ctl_outcome *o);
+const struct ctl_verb *cfs_repo_verbs(size_t *n);
 
 /* /events: a per-open cursor.  Reading never blocks: it appends what is
  * available (visible to the caller) to out, at most max bytes of whole lines,

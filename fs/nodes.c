@@ -70,6 +70,10 @@ struct node_row node_table[] = {
 	CTL("repos/ctl", "provision and revoke repositories", cfs_repos_ctl, cfs_repos_verbs),
 	DIR("repos/*", "one user's repository", .flags = NF_SUPER, .list = cfs_repos_list,
 	    .exists = cfs_repo_exists),
+	CTL("repos/*/ctl", "the repository's commands", cfs_repo_ctl, cfs_repo_verbs),
+	{ .path = "repos/*/snapshots", .kind = N_VTREE, .mode = 0555,
+	  .doc = "one read-only directory per snapshot, plus latest, ids/, hosts/, tags/",
+	  .vtree = cfs_repo_snapshots_vtree },
 };
 
 const int node_count = sizeof node_table / sizeof node_table[0];

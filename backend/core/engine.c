@@ -197,8 +197,9 @@ int cfs_engine_open(const struct cfs_engine_opts *o, struct cfs_engine **out, st
 	e->events = events_new(EVENT_RING, instance_may_read, e);
 	e->errors = errlog_new();
 	e->inst = inst_runtime_new();
+	e->readers = repos_readers_new();
 	e->jobs = jobs_new(e, e->db, e->cfg.jobs_workers, e->cfg.jobs_keep_s);
-	if (!e->events || !e->errors || !e->inst || !e->jobs) {
+	if (!e->events || !e->errors || !e->inst || !e->readers || !e->jobs) {
 		r = cfs_errf(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -227,6 +228,7 @@ void cfs_engine_close(struct cfs_engine *e)
 		return;
 	jobs_free(e->jobs);
 	inst_runtime_free(e->inst);
+	repos_readers_free(e->readers);
 	errlog_free(e->errors);
 	events_free(e->events);
 	db_close(e->db);

@@ -15,6 +15,7 @@ struct cfs_jobs;
 struct cfs_events;
 struct cfs_errlog;
 struct inst_runtime;
+struct repos_readers;
 
 struct cfs_engine {
 	char *state_dir;
@@ -28,6 +29,7 @@ struct cfs_engine {
 	struct cfs_events *events;
 	struct cfs_errlog *errors;
 	struct inst_runtime *inst;       /* live status of instances, in memory */
+	struct repos_readers *readers;   /* open restic repositories, by user */
 	atomic_ulong fuse_ops[CFS_OP_COUNT];
 	int64_t started_ms;
 	bool running;
@@ -51,6 +53,9 @@ struct inst_runtime *inst_runtime_new(void);
 void inst_runtime_free(struct inst_runtime *rt);
 void inst_runtime_counts(struct cfs_engine *e, unsigned long *online, unsigned long *offline,
 			 unsigned long *stale, unsigned long *unknown);
+
+struct repos_readers *repos_readers_new(void);
+void repos_readers_free(struct repos_readers *rr);
 
 /* /self/errors store */
 struct cfs_errlog *errlog_new(void);

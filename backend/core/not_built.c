@@ -84,17 +84,3 @@ int cfs_repos_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *
 	return not_built_write("repos", repos_verbs, sizeof repos_verbs / sizeof repos_verbs[0], data,
 			       len, o);
 }
-
-int cfs_repos_list(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
-		   cfs_emit_fn emit, void *ctx)
-{
-	(void)e, (void)c, (void)caps, (void)emit, (void)ctx;
-	return 0;   /* no repositories until the repos capability is built */
-}
-
-int cfs_repo_exists(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
-		    int depth)
-{
-	(void)e, (void)c, (void)caps, (void)depth;
-	return -ENOENT;
-}
