@@ -112,6 +112,20 @@ const struct ctl_verb *cfs_instance_verbs(size_t *n);
 int cfs_instance_access_command(struct cfs_engine *e, const struct cfs_caller *c,
 				const char *const *caps, int write);
 
+/* live files of an instance, fetched from its agent on open */
+int cfs_instance_live(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
+		      const char *arg, struct cfs_buf *out);   /* info|info.json|health|health.json */
+int cfs_instance_logs_list(struct cfs_engine *e, const struct cfs_caller *c,
+			   const char *const *caps, cfs_emit_fn emit, void *ctx);
+int cfs_instance_config_list(struct cfs_engine *e, const struct cfs_caller *c,
+			     const char *const *caps, cfs_emit_fn emit, void *ctx);
+int cfs_instance_log_exists(struct cfs_engine *e, const struct cfs_caller *c,
+			    const char *const *caps, int depth);
+int cfs_instance_config_exists(struct cfs_engine *e, const struct cfs_caller *c,
+			       const char *const *caps, int depth);
+int cfs_instance_named_show(struct cfs_engine *e, const struct cfs_caller *c,
+			    const char *const *caps, const char *arg, struct cfs_buf *out); /* log|config */
+
 /* /shares */
 int cfs_shares_list(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
 		    cfs_emit_fn emit, void *ctx);

@@ -43,6 +43,20 @@ struct node_row node_table[] = {
 	FILE_("instances/*/status", "unknown | online | offline | stale", cfs_instance_show, "status"),
 	FILE_("instances/*/status.json", "status with last heartbeat, response time, URL",
 	      cfs_instance_show, "status.json"),
+	FILE_("instances/*/info", "hostname, OS, kernel, arch, uptime, agent version (live)",
+	      cfs_instance_live, "info", .flags = NF_LIVE),
+	FILE_("instances/*/info.json", "the same as JSON (live)", cfs_instance_live, "info.json",
+	      .flags = NF_LIVE),
+	FILE_("instances/*/health", "load, memory, disk, uptime (live)", cfs_instance_live, "health",
+	      .flags = NF_LIVE),
+	FILE_("instances/*/health.json", "the same as JSON (live)", cfs_instance_live, "health.json",
+	      .flags = NF_LIVE),
+	DIR("instances/*/logs", "the agent's configured logs"),
+	FILE_("instances/*/logs/*", "the tail of one log (live)", cfs_instance_named_show, "log",
+	      .flags = NF_LIVE, .list = cfs_instance_logs_list, .exists = cfs_instance_log_exists),
+	DIR("instances/*/config", "the agent's allow-listed config files, read-only"),
+	FILE_("instances/*/config/*", "one config file (live)", cfs_instance_named_show, "config",
+	      .flags = NF_LIVE, .list = cfs_instance_config_list, .exists = cfs_instance_config_exists),
 	CTL("instances/*/ctl", "the instance's commands", cfs_instance_ctl, cfs_instance_verbs,
 	    .access = cfs_instance_access_command),
 
@@ -129,21 +143,28 @@ int nodes_ctl_usage(const struct node_row *row, struct cfs_buf *out)
 	return v ? ctl_usage(v, n, out) : 0;
 }
 
+/* The label of a wildcard, after the directory that holds it. */
+static const char *wild_label(const char *path, const char *star)
+{
+	static const struct { const char *dir; const char *label; } labels[] = {
+		{ "jobs/", "ID" }, { "shares/", "ID" }, { "repos/", "USER" }, { "logs/", "LOG" },
+	};
+	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+		size_t n = strlen(labels[i].dir);
+		if ((size_t)(star - path) >= n && strncmp(star - n, labels[i].dir, n) == 0)
+			return labels[i].label;
+	}
+	return "NAME";
+}
+
 static void readme_path(const struct node_row *r, struct cfs_buf *out)
 {
 	cfs_buf_puts(out, "/");
 	for (const char *p = r->path; *p; p++) {
-		if (*p == '*') {
-			/* name the wildcard after its parent directory */
-			const char *label = "NAME";
-			if (strncmp(r->path, "jobs/", 5) == 0 || strncmp(r->path, "shares/", 7) == 0)
-				label = "ID";
-			else if (strncmp(r->path, "repos/", 6) == 0)
-				label = "USER";
-			cfs_buf_puts(out, label);
-		} else {
+		if (*p == '*')
+			cfs_buf_puts(out, wild_label(r->path, p));
+		else
 			cfs_buf_append(out, p, 1);
-		}
 	}
 	if (r->kind == N_DIR && r->path[0])
 		cfs_buf_puts(out, "/");

@@ -15,7 +15,9 @@
 #include "core/jobs.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "instances/instances.h"
 #include "state/db.h"
+#include "wire/wire.h"
 
 #define EVENT_RING 4096
 
@@ -198,8 +200,9 @@ int cfs_engine_open(const struct cfs_engine_opts *o, struct cfs_engine **out, st
 	e->errors = errlog_new();
 	e->inst = inst_runtime_new();
 	e->readers = repos_readers_new();
+	e->wc = wire_client_new();
 	e->jobs = jobs_new(e, e->db, e->cfg.jobs_workers, e->cfg.jobs_keep_s);
-	if (!e->events || !e->errors || !e->inst || !e->readers || !e->jobs) {
+	if (!e->events || !e->errors || !e->inst || !e->readers || !e->wc || !e->jobs) {
 		r = cfs_errf(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -217,6 +220,9 @@ int cfs_engine_start(struct cfs_engine *e, struct cfs_err *err)
 	int r = jobs_start(e->jobs);
 	if (r)
 		return cfs_errf(err, r, "cannot start job workers");
+	r = poller_start(e);
+	if (r)
+		return cfs_errf(err, r, "cannot start the poller");
 	e->running = true;
 	log_info("engine started: state %s, env_id %s", e->state_dir, e->env_id);
 	return 0;
@@ -226,7 +232,9 @@ void cfs_engine_close(struct cfs_engine *e)
 {
 	if (!e)
 		return;
+	poller_stop(e);
 	jobs_free(e->jobs);
+	wire_client_free(e->wc);
 	inst_runtime_free(e->inst);
 	repos_readers_free(e->readers);
 	errlog_free(e->errors);

@@ -16,6 +16,8 @@ struct cfs_events;
 struct cfs_errlog;
 struct inst_runtime;
 struct repos_readers;
+struct wire_client;
+struct poller;
 
 struct cfs_engine {
 	char *state_dir;
@@ -30,6 +32,8 @@ struct cfs_engine {
 	struct cfs_errlog *errors;
 	struct inst_runtime *inst;       /* live status of instances, in memory */
 	struct repos_readers *readers;   /* open restic repositories, by user */
+	struct wire_client *wc;          /* signed HTTP to agents, connections reused */
+	struct poller *poller;
 	atomic_ulong fuse_ops[CFS_OP_COUNT];
 	int64_t started_ms;
 	bool running;

@@ -15,94 +15,11 @@
 #include "core/events.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "instances/instances.h"
 #include "state/db.h"
 #include "state/journal.h"
 
 #define SECRET_PURPOSE "instance-secret"
-
-/* ---- runtime status (in memory; the poller updates it) ---- */
-
-struct inst_status {
-	char name[65];
-	char status[16];      /* unknown | online | offline | stale */
-	int64_t last_seen_ms;
-	double response_ms;
-	char error[160];
-};
-
-struct inst_runtime {
-	pthread_mutex_t lock;
-	struct inst_status *v;
-	size_t n, cap;
-};
-
-struct inst_runtime *inst_runtime_new(void)
-{
-	struct inst_runtime *rt = calloc(1, sizeof *rt);
-	if (rt)
-		pthread_mutex_init(&rt->lock, NULL);
-	return rt;
-}
-
-void inst_runtime_free(struct inst_runtime *rt)
-{
-	if (!rt)
-		return;
-	free(rt->v);
-	pthread_mutex_destroy(&rt->lock);
-	free(rt);
-}
-
-static void runtime_get(struct cfs_engine *e, const char *name, struct inst_status *out)
-{
-	memset(out, 0, sizeof *out);
-	snprintf(out->name, sizeof out->name, "%s", name);
-	snprintf(out->status, sizeof out->status, "unknown");
-	pthread_mutex_lock(&e->inst->lock);
-	for (size_t i = 0; i < e->inst->n; i++)
-		if (strcmp(e->inst->v[i].name, name) == 0)
-			*out = e->inst->v[i];
-	pthread_mutex_unlock(&e->inst->lock);
-}
-
-static void runtime_forget(struct cfs_engine *e, const char *name)
-{
-	pthread_mutex_lock(&e->inst->lock);
-	for (size_t i = 0; i < e->inst->n; i++)
-		if (strcmp(e->inst->v[i].name, name) == 0) {
-			e->inst->v[i] = e->inst->v[--e->inst->n];
-			break;
-		}
-	pthread_mutex_unlock(&e->inst->lock);
-}
-
-void inst_runtime_counts(struct cfs_engine *e, unsigned long *online, unsigned long *offline,
-			 unsigned long *stale, unsigned long *unknown)
-{
-	*online = *offline = *stale = *unknown = 0;
-	unsigned long total = 0;
-	sqlite3_stmt *st;
-	db_lock(e->db);
-	if (!db_prepare(e->db, "SELECT COUNT(*) FROM instances", &st)) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			total = (unsigned long)sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-	}
-	db_unlock(e->db);
-	pthread_mutex_lock(&e->inst->lock);
-	for (size_t i = 0; i < e->inst->n; i++) {
-		const char *s = e->inst->v[i].status;
-		if (strcmp(s, "online") == 0)
-			(*online)++;
-		else if (strcmp(s, "offline") == 0)
-			(*offline)++;
-		else if (strcmp(s, "stale") == 0)
-			(*stale)++;
-	}
-	pthread_mutex_unlock(&e->inst->lock);
-	unsigned long known = *online + *offline + *stale;
-	*unknown = total > known ? total - known : 0;
-}
 
 /* ---- lookups and permission ---- */
 
@@ -468,7 +385,7 @@ static int inst_add(void *ctx, const struct ctl_args *a, struct ctl_outcome *o, 
 }
 
 /* Owner or superadmin may remove; others who can see it get EACCES. */
-static int remove_checked(struct cfs_engine *e, const struct cfs_caller *c, const char *name,
+int instance_remove_checked(struct cfs_engine *e, const struct cfs_caller *c, const char *name,
 			  struct cfs_err *err)
 {
 	char owner[64];
@@ -518,7 +435,7 @@ static int inst_remove(void *ctx, const struct ctl_args *a, struct ctl_outcome *
 		       struct cfs_err *err)
 {
 	struct ctl_ctx *x = ctx;
-	int r = remove_checked(x->e, x->c, a->pos[0], err);
+	int r = instance_remove_checked(x->e, x->c, a->pos[0], err);
 	if (!r)
 		ctl_ok(o, "removed", "%s", a->pos[0]);
 	return r;
@@ -527,11 +444,12 @@ static int inst_remove(void *ctx, const struct ctl_args *a, struct ctl_outcome *
 static int inst_refresh(void *ctx, const struct ctl_args *a, struct ctl_outcome *o,
 			struct cfs_err *err)
 {
-	(void)ctx;
 	(void)a;
 	(void)err;
-	/* Listings are read from the database on every request, so there is no
-	 * cache to drop here; the poller (when built) is woken by this too. */
+	struct ctl_ctx *x = ctx;
+	/* listings are read from the database on every request: only the live
+	 * status needs a new poll, done now for every instance */
+	poller_poll_now(x->e, NULL);
 	ctl_ok(o, "refreshed", "all");
 	return 0;
 }
@@ -557,56 +475,40 @@ int cfs_instances_ctl(struct cfs_engine *e, const struct cfs_caller *c, const ch
 			len, o);
 }
 
-/* ---- /instances/NAME/ctl ---- */
-
-static int one_remove(void *ctx, const struct ctl_args *a, struct ctl_outcome *o,
-		      struct cfs_err *err)
+/* Replaces the sealed secret of an instance (rotate), with its journal op. */
+int registry_store_secret(struct cfs_engine *e, const char *name, const uint8_t secret[CFS_KEY_LEN])
 {
-	(void)a;
-	struct ctl_ctx *x = ctx;
-	int r = remove_checked(x->e, x->c, x->caps[0], err);
-	if (!r)
-		ctl_ok(o, "removed", "%s", x->caps[0]);
+	struct inst_row row;
+	int r = load_row(e, name, &row);
+	if (r)
+		return r;
+	uint8_t *sealed = NULL;
+	size_t sealed_len = 0;
+	r = cfs_seal(e->master, SECRET_PURPOSE, secret, CFS_KEY_LEN, &sealed, &sealed_len);
+	if (r)
+		return r;
+	sqlite3_stmt *st;
+	db_lock(e->db);
+	r = db_begin(e->db);
+	if (!r) {
+		r = db_prepare(e->db, "UPDATE instances SET secret = ? WHERE uuid = ?", &st);
+		if (!r) {
+			sqlite3_bind_blob(st, 1, sealed, (int)sealed_len, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, row.uuid, -1, SQLITE_STATIC);
+			r = db_errno(sqlite3_step(st));
+			sqlite3_reset(st);
+		}
+		if (!r) {
+			char payload[160];
+			snprintf(payload, sizeof payload, "{\"name\":\"%s\",\"secret\":\"rotated\"}", name);
+			r = journal_append(e->db, row.uuid, "instance", "update", e->env_id, payload, NULL);
+		}
+		if (!r)
+			r = db_commit(e->db);
+		else
+			db_rollback(e->db);
+	}
+	db_unlock(e->db);
+	free(sealed);
 	return r;
-}
-
-static int one_refresh(void *ctx, const struct ctl_args *a, struct ctl_outcome *o,
-		       struct cfs_err *err)
-{
-	(void)a;
-	(void)err;
-	struct ctl_ctx *x = ctx;
-	ctl_ok(o, "refreshed", "%s", x->caps[0]);
-	return 0;
-}
-
-static int one_not_built(void *ctx, const struct ctl_args *a, struct ctl_outcome *o,
-			 struct cfs_err *err)
-{
-	(void)ctx;
-	(void)o;
-	return cfs_errf(err, -ENOSYS, "%s: talking to agents is not built yet in this version", a->verb);
-}
-
-static const struct ctl_verb instance_verbs[] = {
-	{ "run NAME [ARG…]", "run an allow-listed command on the instance, as a job", one_not_built },
-	{ "restart", "run the agent's restart command", one_not_built },
-	{ "update", "run the agent's update command", one_not_built },
-	{ "refresh", "re-read this instance's state now", one_refresh },
-	{ "rotate", "replace the shared secret (shown once)", one_not_built },
-	{ "remove", "forget this instance", one_remove },
-};
-
-const struct ctl_verb *cfs_instance_verbs(size_t *n)
-{
-	*n = sizeof instance_verbs / sizeof instance_verbs[0];
-	return instance_verbs;
-}
-
-int cfs_instance_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
-		     const char *data, size_t len, struct ctl_outcome *o)
-{
-	struct ctl_ctx x = { e, c, caps };
-	return ctl_exec(instance_verbs, sizeof instance_verbs / sizeof instance_verbs[0], &x, data,
-			len, o);
 }
