@@ -39,6 +39,7 @@ struct node_row {
 	const char *doc;           /* one line for /README */
 	cfs_show_fn show;          /* N_FILE */
 	const char *arg;           /* passed to show */
+	cfs_store_fn store;        /* N_FILE that takes writes (a value file: quota, retention) */
 	cfs_ctl_fn ctl;            /* N_CTL */
 	cfs_verbs_fn verbs;        /* N_CTL usage */
 	cfs_list_fn list;          /* on a "*" row: enumerate names */

@@ -344,7 +344,7 @@ static void cfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 	/* `echo cmd > ctl` truncates first: a no-op on ctl files (acme strips OTRUNC) */
 	int harmless = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
-	if (row->kind == N_CTL && (to_set & ~(FUSE_SET_ATTR_SIZE | harmless)) == 0 &&
+	if ((row->kind == N_CTL || row->store) && (to_set & ~(FUSE_SET_ATTR_SIZE | harmless)) == 0 &&
 	    (!(to_set & FUSE_SET_ATTR_SIZE) || attr->st_size == 0)) {
 		fill_attr(ctx_of(req), &ref, &st);
 		fuse_reply_attr(req, &st, 0);
@@ -572,7 +572,7 @@ static void cfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	if (wants_write && row->kind != N_CTL) {
+	if (wants_write && row->kind != N_CTL && !row->store) {
 		reply_fail(req, &c, &ref, "open", -EACCES, "this file is read-only");
 		return;
 	}
@@ -726,12 +726,24 @@ static void cfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	struct cfs_caller c;
 	op_count(req, CFS_OP_WRITE);
 	const struct node_row *row = &node_table[h->ref.row];
-	if (row->kind != N_CTL) {
+	if (row->kind != N_CTL && !row->store) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
 	if (caller_of(req, &c)) {
 		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (row->store) {
+		/* a value file: each write is the whole new value */
+		struct cfs_err err = { 0 };
+		int r = size > CTL_MAX_WRITE ? cfs_errf(&err, -EINVAL, "a value is at most %d bytes",
+							 CTL_MAX_WRITE)
+					     : row->store(x->e, &c, h->ref.caps, buf, size, &err);
+		if (r)
+			reply_fail(req, &c, &h->ref, "write", r, err.msg);
+		else
+			fuse_reply_write(req, size);
 		return;
 	}
 	struct ctl_outcome *o = ctl_outcome_new();
