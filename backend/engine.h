@@ -126,6 +126,10 @@ int cfs_instance_config_exists(struct cfs_engine *e, const struct cfs_caller *c,
 int cfs_instance_named_show(struct cfs_engine *e, const struct cfs_caller *c,
 			    const char *const *caps, const char *arg, struct cfs_buf *out); /* log|config */
 
+/* /instances/NAME/files: the agent's tree */
+int cfs_instance_files_vtree(struct cfs_engine *e, const struct cfs_caller *c,
+			     const char *const *caps, const struct cfs_vtree_ops **ops, void **tree);
+
 /* /shares */
 int cfs_shares_list(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
 		    cfs_emit_fn emit, void *ctx);

@@ -51,6 +51,9 @@ struct node_row node_table[] = {
 	      .flags = NF_LIVE),
 	FILE_("instances/*/health.json", "the same as JSON (live)", cfs_instance_live, "health.json",
 	      .flags = NF_LIVE),
+	{ .path = "instances/*/files", .kind = N_VTREE, .mode = 0755,
+	  .doc = "the instance's tree below its agent's root, read and written like a local one",
+	  .vtree = cfs_instance_files_vtree, .ttl = 0 },
 	DIR("instances/*/logs", "the agent's configured logs"),
 	FILE_("instances/*/logs/*", "the tail of one log (live)", cfs_instance_named_show, "log",
 	      .flags = NF_LIVE, .list = cfs_instance_logs_list, .exists = cfs_instance_log_exists),
@@ -87,7 +90,7 @@ struct node_row node_table[] = {
 	CTL("repos/*/ctl", "the repository's commands", cfs_repo_ctl, cfs_repo_verbs),
 	{ .path = "repos/*/snapshots", .kind = N_VTREE, .mode = 0555,
 	  .doc = "one read-only directory per snapshot, plus latest, ids/, hosts/, tags/",
-	  .vtree = cfs_repo_snapshots_vtree },
+	  .vtree = cfs_repo_snapshots_vtree, .ttl = 1.0 },
 };
 
 const int node_count = sizeof node_table / sizeof node_table[0];

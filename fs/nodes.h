@@ -46,6 +46,7 @@ struct node_row {
 	cfs_exists_fn exists;      /* on a "*" row: is this name visible? */
 	cfs_access_fn access;      /* optional extra check on open */
 	node_vtree_fn vtree;       /* N_VTREE */
+	double ttl;                /* N_VTREE: seconds the kernel may keep names and attributes */
 	/* filled at init */
 	int parent;
 	const char *name;          /* last component */

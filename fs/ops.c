@@ -95,6 +95,18 @@ static void fill_attr(struct fs_ctx *x, const struct inode_ref *ref, struct stat
 	st->st_atim = st->st_mtim = st->st_ctim = row->kind == N_DIR ? x->started : now;
 }
 
+/* The caller as a backend tree sees it (uid, gid, supplementary groups). */
+static void set_vtree_caller(fuse_req_t req)
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	struct cfs_vctx *v = cfs_vtree_caller();
+	v->uid = fc->uid;
+	v->gid = fc->gid;
+	v->perms = 0;
+	int n = fuse_req_getgroups(req, VTREE_MAX_GROUPS, v->groups);
+	v->ngroups = n > 0 ? (n < VTREE_MAX_GROUPS ? n : VTREE_MAX_GROUPS) : 0;
+}
+
 /* ---- backend-served subtrees (N_VTREE rows) ---- */
 
 static struct fs_ctx *the_ctx;   /* for forget, which has no caller */
@@ -174,6 +186,20 @@ static void reply_fail(fuse_req_t req, const struct cfs_caller *c, const struct 
 	fuse_reply_err(req, -err);
 }
 
+/* The entry for a vtree node just looked up or made. */
+static void vt_entry(const struct inode_ref *pref, uint64_t ino, uint64_t node,
+		     const struct cfs_vattr *a, struct fuse_entry_param *ep)
+{
+	struct inode_ref cref = *pref;
+	cref.ino = ino;
+	cref.vnode = node;
+	memset(ep, 0, sizeof *ep);
+	ep->ino = ino;
+	ep->generation = 1;
+	ep->attr_timeout = ep->entry_timeout = node_table[pref->row].ttl;
+	vattr_to_stat(&cref, a, &ep->attr);
+}
+
 /* A name inside a backend-served subtree.  Its nodes are immutable or change
  * rarely (snapshots), so the kernel may keep them for a second. */
 static void lookup_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_caller *c,
@@ -195,16 +221,8 @@ static void lookup_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_call
 			reply_fail(req, c, pref, "lookup", r, NULL);
 		return;
 	}
-	struct inode_ref cref = *pref;
-	cref.ino = ino;
-	cref.vnode = node;
 	struct fuse_entry_param ep;
-	memset(&ep, 0, sizeof ep);
-	ep.ino = ino;
-	ep.generation = 1;
-	ep.attr_timeout = 1.0;
-	ep.entry_timeout = 1.0;
-	vattr_to_stat(&cref, &a, &ep.attr);
+	vt_entry(pref, ino, node, &a, &ep);
 	fuse_reply_entry(req, &ep);
 }
 
@@ -219,6 +237,7 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (pref.vnode) {
+		set_vtree_caller(req);
 		lookup_vtree(req, x, &c, &pref, name);
 		return;
 	}
@@ -253,6 +272,7 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t vnode = node_table[row].kind == N_VTREE ? VTREE_ROOT : 0;
 	cref.vnode = vnode;
 	if (vnode) {
+		set_vtree_caller(req);
 		r = attr_of(x, &c, &cref, &ep.attr);
 		if (r) {
 			reply_fail(req, &c, &cref, "lookup", r, NULL);
@@ -272,10 +292,12 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	 * caller and on shares that may change at any moment */
 	ep.attr_timeout = 0;
 	ep.entry_timeout = 0;
-	if (vnode)
+	if (vnode) {
 		ep.attr.st_ino = ino;
-	else
+		ep.attr_timeout = ep.entry_timeout = node_table[row].ttl;
+	} else {
 		fill_attr(x, &cref, &ep.attr);
+	}
 	fuse_reply_entry(req, &ep);
 }
 
@@ -300,6 +322,8 @@ static int resolve(fuse_req_t req, fuse_ino_t ino, struct inode_ref *ref, struct
 		return -ENOENT;
 	if (caller_of(req, c))
 		return -EACCES;
+	if (ref->vnode)
+		set_vtree_caller(req);
 	return check_visible(ctx_of(req)->e, c, ref);
 }
 
@@ -320,7 +344,49 @@ static void cfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fuse_reply_attr(req, &st, ref.vnode ? 1.0 : 0);
+	fuse_reply_attr(req, &st, ref.vnode ? node_table[ref.row].ttl : 0);
+}
+
+static void setattr_vtree(fuse_req_t req, const struct cfs_caller *c, const struct inode_ref *ref,
+			  const struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	int r = vt_resolve(ctx_of(req), c, ref, &ops, &tree);
+	if (!r && !ops->setattr)
+		r = -EROFS;
+	if (r) {
+		reply_fail(req, c, ref, "setattr", r, r == -EROFS ? "this tree is read-only" : NULL);
+		return;
+	}
+	struct cfs_vattr in, out;
+	memset(&in, 0, sizeof in);
+	int set = 0;
+	if (to_set & FUSE_SET_ATTR_MODE)
+		set |= VT_SET_MODE, in.mode = attr->st_mode;
+	if (to_set & FUSE_SET_ATTR_UID)
+		set |= VT_SET_UID, in.uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		set |= VT_SET_GID, in.gid = attr->st_gid;
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		set |= VT_SET_SIZE, in.size = (uint64_t)attr->st_size;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		set |= VT_SET_ATIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		set |= VT_SET_ATIME, in.atime = attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		set |= VT_SET_MTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		set |= VT_SET_MTIME, in.mtime = attr->st_mtim;
+	struct fs_handle *h = fi ? FH(fi) : NULL;
+	r = ops->setattr(tree, ref->vnode, h ? h->vfh : NULL, &in, set, &out);
+	if (r) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	struct stat st;
+	vattr_to_stat(ref, &out, &st);
+	fuse_reply_attr(req, &st, node_table[ref->row].ttl);
 }
 
 static void cfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -337,7 +403,7 @@ static void cfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 		return;
 	}
 	if (ref.vnode) {
-		reply_fail(req, &c, &ref, "setattr", -EROFS, "snapshot trees are read-only");
+		setattr_vtree(req, &c, &ref, attr, to_set, fi);
 		return;
 	}
 	const struct node_row *row = &node_table[ref.row];
@@ -526,11 +592,9 @@ static void open_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_caller
 {
 	const struct cfs_vtree_ops *ops;
 	void *tree, *vfh = NULL;
-	if (wants_write) {
-		reply_fail(req, c, ref, "open", -EROFS, "snapshot trees are read-only");
-		return;
-	}
 	int r = vt_resolve(x, c, ref, &ops, &tree);
+	if (!r && wants_write && !ops->write)
+		r = -EROFS;
 	if (!r)
 		r = ops->open(tree, ref->vnode, fi->flags, &vfh);
 	struct fs_handle *h = r ? NULL : handle_new(ref, fi->flags);
@@ -545,7 +609,8 @@ static void open_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_caller
 	h->vfh = vfh;
 	h->vops = ops;
 	h->vtree = tree;
-	fi->keep_cache = 1;   /* snapshot content never changes */
+	/* read-only trees (snapshots) never change under a name: keep the cache */
+	fi->keep_cache = ops->write ? 0 : 1;
 	fi->fh = (uintptr_t)h;
 	fuse_reply_open(req, fi);
 }
@@ -725,6 +790,16 @@ static void cfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	struct fs_handle *h = FH(fi);
 	struct cfs_caller c;
 	op_count(req, CFS_OP_WRITE);
+	if (h->vops) {
+		set_vtree_caller(req);
+		ssize_t n = h->vops->write ? h->vops->write(h->vtree, h->vfh, buf, size, (uint64_t)off)
+					   : -EROFS;
+		if (n < 0)
+			fuse_reply_err(req, (int)-n);
+		else
+			fuse_reply_write(req, (size_t)n);
+		return;
+	}
 	const struct node_row *row = &node_table[h->ref.row];
 	if (row->kind != N_CTL && !row->store) {
 		fuse_reply_err(req, EBADF);
@@ -782,8 +857,10 @@ static void cfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	(void)ino;
 	struct fs_handle *h = FH(fi);
 	op_count(req, CFS_OP_RELEASE);
-	if (h->vops && h->vops->release)
+	if (h->vops && h->vops->release) {
+		set_vtree_caller(req);
 		h->vops->release(h->vtree, h->vfh);
+	}
 	else if (node_table[h->ref.row].kind == N_EVENTS)
 		notify_remove_handle(h);
 	handle_free(h);
@@ -815,85 +892,231 @@ static void cfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	fuse_reply_poll(req, ready ? POLLIN : 0);
 }
 
-/* ---- everything that would change the table's shape ---- */
+/* ---- everything that changes names: the table refuses, trees may accept ---- */
 
-static void deny_entry(fuse_req_t req, fuse_ino_t parent, const char *op)
+/* Resolves a parent for a change: 0 with ops/tree when it is in a tree that
+ * takes changes; else the reply is sent and 1 returned. */
+static int change_parent(fuse_req_t req, fuse_ino_t parent, const char *op,
+			 struct inode_ref *ref, struct cfs_caller *c,
+			 const struct cfs_vtree_ops **ops, void **tree)
 {
-	struct inode_ref ref;
-	struct cfs_caller c;
 	op_count(req, CFS_OP_OTHER);
-	if (resolve(req, parent, &ref, &c)) {
-		fuse_reply_err(req, ENOENT);
+	int r = resolve(req, parent, ref, c);
+	if (r) {
+		fuse_reply_err(req, -r);
+		return 1;
+	}
+	if (!ref->vnode) {
+		reply_fail(req, c, ref, op, -EACCES, "the tree's names are made by ctl commands");
+		return 1;
+	}
+	r = vt_resolve(ctx_of(req), c, ref, ops, tree);
+	if (!r && !(*ops)->create)
+		r = -EROFS;
+	if (r) {
+		reply_fail(req, c, ref, op, r, r == -EROFS ? "this tree is read-only" : NULL);
+		return 1;
+	}
+	return 0;
+}
+
+static void reply_made(fuse_req_t req, const struct inode_ref *pref, int r, uint64_t node,
+		       const struct cfs_vattr *a)
+{
+	uint64_t ino;
+	if (!r)
+		r = inode_get(pref->row, pref->caps, pref->ncaps, node, &ino);
+	if (r) {
+		fuse_reply_err(req, -r);
 		return;
 	}
-	if (ref.vnode) {
-		reply_fail(req, &c, &ref, op, -EROFS, "snapshot trees are read-only");
-		return;
-	}
-	reply_fail(req, &c, &ref, op, -EACCES, "the tree's names are made by ctl commands");
+	struct fuse_entry_param ep;
+	vt_entry(pref, ino, node, a, &ep);
+	fuse_reply_entry(req, &ep);
 }
 
 static void cfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	(void)name, (void)mode;
-	deny_entry(req, parent, "mkdir");
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	struct cfs_vattr a;
+	uint64_t node = 0;
+	if (change_parent(req, parent, "mkdir", &ref, &c, &ops, &tree))
+		return;
+	int r = ops->mkdir ? ops->mkdir(tree, ref.vnode, name, mode, &node, &a) : -EROFS;
+	reply_made(req, &ref, r, node, &a);
 }
 
 static void cfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	(void)name, (void)mode, (void)rdev;
-	deny_entry(req, parent, "mknod");
-}
-
-static void cfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		       struct fuse_file_info *fi)
-{
-	(void)name, (void)mode, (void)fi;
-	deny_entry(req, parent, "create");
-}
-
-static void cfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	(void)name;
-	deny_entry(req, parent, "unlink");
-}
-
-static void cfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	(void)name;
-	deny_entry(req, parent, "rmdir");
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	struct cfs_vattr a;
+	uint64_t node = 0;
+	if (change_parent(req, parent, "mknod", &ref, &c, &ops, &tree))
+		return;
+	int r = ops->mknod ? ops->mknod(tree, ref.vnode, name, mode, rdev, &node, &a) : -EROFS;
+	reply_made(req, &ref, r, node, &a);
 }
 
 static void cfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	(void)link, (void)name;
-	deny_entry(req, parent, "symlink");
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	struct cfs_vattr a;
+	uint64_t node = 0;
+	if (change_parent(req, parent, "symlink", &ref, &c, &ops, &tree))
+		return;
+	int r = ops->symlink ? ops->symlink(tree, ref.vnode, name, link, &node, &a) : -EROFS;
+	reply_made(req, &ref, r, node, &a);
+}
+
+static void cfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct inode_ref ref, src;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	struct cfs_vattr a;
+	if (change_parent(req, newparent, "link", &ref, &c, &ops, &tree))
+		return;
+	if (inode_ref(ino, &src) || !src.vnode || src.row != ref.row ||
+	    strcmp(src.ncaps ? src.capbuf[0] : "", ref.ncaps ? ref.capbuf[0] : "") != 0) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	int r = ops->link ? ops->link(tree, src.vnode, ref.vnode, newname, &a) : -EROFS;
+	reply_made(req, &ref, r, src.vnode, &a);
+}
+
+static void cfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	if (change_parent(req, parent, "unlink", &ref, &c, &ops, &tree))
+		return;
+	int r = ops->unlink ? ops->unlink(tree, ref.vnode, name) : -EROFS;
+	fuse_reply_err(req, -r);
+}
+
+static void cfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	if (change_parent(req, parent, "rmdir", &ref, &c, &ops, &tree))
+		return;
+	int r = ops->rmdir ? ops->rmdir(tree, ref.vnode, name) : -EROFS;
+	fuse_reply_err(req, -r);
 }
 
 static void cfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		       const char *newname, unsigned int flags)
 {
-	(void)name, (void)newname, (void)flags;
+	struct inode_ref ref, dst;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	if (change_parent(req, parent, "rename", &ref, &c, &ops, &tree))
+		return;
 	/* between two different trees the answer is EXDEV, so mv copies */
-	if (parent != newparent) {
-		op_count(req, CFS_OP_OTHER);
+	if (inode_ref(newparent, &dst) || !dst.vnode || dst.row != ref.row ||
+	    strcmp(dst.ncaps ? dst.capbuf[0] : "", ref.ncaps ? ref.capbuf[0] : "") != 0) {
 		fuse_reply_err(req, EXDEV);
 		return;
 	}
-	deny_entry(req, parent, "rename");
+	int r = ops->rename ? ops->rename(tree, ref.vnode, name, dst.vnode, newname, flags) : -EROFS;
+	fuse_reply_err(req, -r);
 }
 
-static void cfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+static void cfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		       struct fuse_file_info *fi)
 {
-	(void)ino, (void)newname;
-	deny_entry(req, newparent, "link");
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree, *vfh = NULL;
+	struct cfs_vattr a;
+	uint64_t node = 0, ino;
+	if (change_parent(req, parent, "create", &ref, &c, &ops, &tree))
+		return;
+	int r = ops->create(tree, ref.vnode, name, mode, fi->flags, &node, &a, &vfh);
+	if (!r)
+		r = inode_get(ref.row, ref.caps, ref.ncaps, node, &ino);
+	struct fs_handle *h = NULL;
+	if (!r) {
+		struct inode_ref cref = ref;
+		cref.ino = ino;
+		cref.vnode = node;
+		h = handle_new(&cref, fi->flags);
+		if (!h)
+			r = -ENOMEM;
+	}
+	if (r) {
+		if (vfh)
+			ops->release(tree, vfh);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	h->vfh = vfh;
+	h->vops = ops;
+	h->vtree = tree;
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 0;
+	struct fuse_entry_param ep;
+	vt_entry(&ref, ino, node, &a, &ep);
+	fuse_reply_create(req, &ep, fi);
+}
+
+static void cfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs_handle *h = FH(fi);
+	op_count(req, CFS_OP_OTHER);
+	int r = 0;
+	if (h->vops && h->vops->flush) {
+		set_vtree_caller(req);
+		r = h->vops->flush(h->vtree, h->vfh);
+	}
+	fuse_reply_err(req, -r);
+}
+
+static void cfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct fs_handle *h = FH(fi);
+	op_count(req, CFS_OP_OTHER);
+	int r = 0;
+	if (h->vops && h->vops->fsync) {
+		set_vtree_caller(req);
+		r = h->vops->fsync(h->vtree, h->vfh, datasync);
+	}
+	fuse_reply_err(req, -r);
 }
 
 static void cfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	(void)ino;
 	struct statvfs sv;
+	struct inode_ref ref;
+	struct cfs_caller c;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
 	op_count(req, CFS_OP_OTHER);
+	if (resolve(req, ino, &ref, &c) == 0 && ref.vnode &&
+	    vt_resolve(ctx_of(req), &c, &ref, &ops, &tree) == 0 && ops->statfs &&
+	    ops->statfs(tree, ref.vnode, &sv) == 0) {
+		fuse_reply_statfs(req, &sv);
+		return;
+	}
 	memset(&sv, 0, sizeof sv);
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
@@ -977,26 +1200,41 @@ static void cfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	cfs_buf_free(&b);
 }
 
-static void deny_xattr(fuse_req_t req, fuse_ino_t ino)
+/* 0 with ops/tree for a node of a tree; else the error to answer. */
+static int xattr_target(fuse_req_t req, fuse_ino_t ino, struct inode_ref *ref,
+			const struct cfs_vtree_ops **ops, void **tree)
 {
-	struct inode_ref ref;
 	struct cfs_caller c;
 	op_count(req, CFS_OP_OTHER);
-	int r = resolve(req, ino, &ref, &c);
-	fuse_reply_err(req, r ? -r : ref.vnode ? EROFS : ENOTSUP);
+	int r = resolve(req, ino, ref, &c);
+	if (r)
+		return r;
+	if (!ref->vnode)
+		return -ENOTSUP;
+	return vt_resolve(ctx_of(req), &c, ref, ops, tree);
 }
 
 static void cfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			 size_t size, int flags)
 {
-	(void)name, (void)value, (void)size, (void)flags;
-	deny_xattr(req, ino);
+	struct inode_ref ref;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	int r = xattr_target(req, ino, &ref, &ops, &tree);
+	if (!r)
+		r = ops->setxattr ? ops->setxattr(tree, ref.vnode, name, value, size, flags) : -EROFS;
+	fuse_reply_err(req, -r);
 }
 
 static void cfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	(void)name;
-	deny_xattr(req, ino);
+	struct inode_ref ref;
+	const struct cfs_vtree_ops *ops;
+	void *tree;
+	int r = xattr_target(req, ino, &ref, &ops, &tree);
+	if (!r)
+		r = ops->removexattr ? ops->removexattr(tree, ref.vnode, name) : -EROFS;
+	fuse_reply_err(req, -r);
 }
 
 static void cfs_init(void *userdata, struct fuse_conn_info *conn)
@@ -1027,6 +1265,8 @@ const struct fuse_lowlevel_ops cfs_fuse_ops = {
 	.read = cfs_read,
 	.write = cfs_write,
 	.release = cfs_release,
+	.flush = cfs_flush,
+	.fsync = cfs_fsync,
 	.opendir = cfs_opendir,
 	.readdir = cfs_readdir,
 	.releasedir = cfs_releasedir,

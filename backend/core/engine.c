@@ -201,8 +201,9 @@ int cfs_engine_open(const struct cfs_engine_opts *o, struct cfs_engine **out, st
 	e->inst = inst_runtime_new();
 	e->readers = repos_readers_new();
 	e->wc = wire_client_new();
+	e->files = files_trees_new();
 	e->jobs = jobs_new(e, e->db, e->cfg.jobs_workers, e->cfg.jobs_keep_s);
-	if (!e->events || !e->errors || !e->inst || !e->readers || !e->wc || !e->jobs) {
+	if (!e->events || !e->errors || !e->inst || !e->readers || !e->wc || !e->files || !e->jobs) {
 		r = cfs_errf(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -235,6 +236,7 @@ void cfs_engine_close(struct cfs_engine *e)
 	poller_stop(e);
 	jobs_free(e->jobs);
 	wire_client_free(e->wc);
+	files_trees_free(e->files);
 	inst_runtime_free(e->inst);
 	repos_readers_free(e->readers);
 	errlog_free(e->errors);

@@ -18,6 +18,7 @@ struct inst_runtime;
 struct repos_readers;
 struct wire_client;
 struct poller;
+struct files_trees;
 
 struct cfs_engine {
 	char *state_dir;
@@ -34,6 +35,7 @@ struct cfs_engine {
 	struct repos_readers *readers;   /* open restic repositories, by user */
 	struct wire_client *wc;          /* signed HTTP to agents, connections reused */
 	struct poller *poller;
+	struct files_trees *files;       /* instances' files/ trees */
 	atomic_ulong fuse_ops[CFS_OP_COUNT];
 	int64_t started_ms;
 	bool running;
@@ -60,6 +62,9 @@ void inst_runtime_counts(struct cfs_engine *e, unsigned long *online, unsigned l
 
 struct repos_readers *repos_readers_new(void);
 void repos_readers_free(struct repos_readers *rr);
+
+struct files_trees *files_trees_new(void);
+void files_trees_free(struct files_trees *ft);
 
 /* /self/errors store */
 struct cfs_errlog *errlog_new(void);
