@@ -113,6 +113,9 @@ const char *wire_query(const struct wire_request *rq, const char *key);
 /* The same with the decoded length: a value holding %00 is longer than its
  * strlen(), which a handler should refuse rather than truncate. */
 const char *wire_query_n(const struct wire_request *rq, const char *key, size_t *len);
+/* True once wire_server_stop was called: a handler that waits (a long-poll)
+ * should check it now and then and return, since stopping waits for it. */
+bool wire_stopping(const struct wire_request *rq);
 
 struct wire_response {
 	int status;
@@ -137,7 +140,7 @@ struct wire_server_opts {
 	const char *listen;          /* "127.0.0.1:7001", "[::1]:7001", ":7001" */
 	const char *tls_cert;        /* PEM paths, NULL for plain HTTP */
 	const char *tls_key;
-	const char *trusted_proxies; /* blank/comma separated addresses, may be NULL */
+	const char *trusted_proxies; /* blank/comma separated addresses or ADDR/BITS, may be NULL */
 	unsigned threads;            /* thread pool size (default 8): HTTP I/O threads, and the
 	                                handler threads kept when idle; more handler threads
 	                                start while requests wait (up to 16x), so handlers
@@ -161,7 +164,8 @@ struct wire_peer {
 	const char *self_env;        /* our env id, sent as X-Cloudfs-Env */
 	uint8_t secret[32];
 	bool tls_require;
-	const char *pin;             /* "sha256//BASE64" or NULL */
+	const char *pin;             /* "sha256//BASE64" or NULL; needs an https:// URL, and is
+	                                then the trust anchor (no CA check) */
 	int timeout_ms;              /* whole-request deadline */
 	int connect_timeout_ms;
 };
@@ -214,7 +218,8 @@ int wire_status_errno(int status, const char *body, size_t len);
 int wire_errno_from_name(const char *name);
 const char *wire_errno_name(int code);
 
-/* Percent-encode a query value (RFC 3986 unreserved kept, '/' kept). */
+/* Percent-encode a query value (RFC 3986 unreserved kept, '/' kept),
+ * appending to out. */
 int wire_urlencode(const char *s, struct cfs_buf *out);
 
 #endif
