@@ -126,6 +126,19 @@ int cfs_instance_config_exists(struct cfs_engine *e, const struct cfs_caller *c,
 int cfs_instance_named_show(struct cfs_engine *e, const struct cfs_caller *c,
 			    const char *const *caps, const char *arg, struct cfs_buf *out); /* log|config */
 
+/* /instances/NAME/git/REPO */
+int cfs_instance_git_list(struct cfs_engine *e, const struct cfs_caller *c,
+			  const char *const *caps, cfs_emit_fn emit, void *ctx);
+int cfs_instance_git_exists(struct cfs_engine *e, const struct cfs_caller *c,
+			    const char *const *caps, int depth);
+int cfs_instance_git_show(struct cfs_engine *e, const struct cfs_caller *c,
+			  const char *const *caps, const char *arg, struct cfs_buf *out);
+int cfs_instance_git_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
+			 const char *data, size_t len, struct ctl_outcome *o);
+const struct ctl_verb *cfs_instance_git_verbs(size_t *n);
+int cfs_instance_git_access(struct cfs_engine *e, const struct cfs_caller *c,
+			    const char *const *caps, int write);
+
 /* /instances/NAME/files: the agent's tree */
 int cfs_instance_files_vtree(struct cfs_engine *e, const struct cfs_caller *c,
 			     const char *const *caps, const struct cfs_vtree_ops **ops, void **tree);
@@ -172,6 +185,37 @@ int cfs_repo_snapshots_vtree(struct cfs_engine *e, const struct cfs_caller *c,
 int cfs_repo_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
 		 const char *data, size_t len, struct ctl_outcome *o);
 const struct ctl_verb *cfs_repo_verbs(size_t *n);
+
+/* /repos provisioned by cloudfs (backend/repos).  The value files of
+ * /repos/USER: arg stats|stats.json|quota|retention. */
+int cfs_repo_show(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
+		  const char *arg, struct cfs_buf *out);
+int cfs_repo_quota_store(struct cfs_engine *e, const struct cfs_caller *c,
+			 const char *const *caps, const char *data, size_t len,
+			 struct cfs_err *err);
+int cfs_repo_retention_store(struct cfs_engine *e, const struct cfs_caller *c,
+			     const char *const *caps, const char *data, size_t len,
+			     struct cfs_err *err);
+/* /repos/USER/ctl verbs (ctl_run_fn; ctx is a struct ctl_ctx). */
+int cfs_repo_prune(void *ctx, const struct ctl_args *a, struct ctl_outcome *o, struct cfs_err *err);
+int cfs_repo_check(void *ctx, const struct ctl_args *a, struct ctl_outcome *o, struct cfs_err *err);
+int cfs_repo_forget_dry_run(void *ctx, const struct ctl_args *a, struct ctl_outcome *o,
+			    struct cfs_err *err);
+/* Provisioned users (revoked ones too) not also attached in the config, for
+ * the /repos listing; and whether user is provisioned. */
+int cfs_repos_each_provisioned(struct cfs_engine *e, cfs_emit_fn emit, void *ctx);
+bool cfs_repo_provisioned(struct cfs_engine *e, const char *user);
+/* For the snapshot reader: a provisioned repository as an attachment (path
+ * ROOT/USER in path, which must outlive *a; no password file, so the operator
+ * password).  0 or -ENOENT. */
+struct cfs_repo_attach;
+int cfs_repo_provisioned_attach(struct cfs_engine *e, const char *user, struct cfs_repo_attach *a,
+				char *path, size_t len);
+/* The scheduler (nightly prune, quota scan): cfs_engine_start / _close. */
+int cfs_repos_start(struct cfs_engine *e, struct cfs_err *err);
+void cfs_repos_stop(struct cfs_engine *e);
+/* Appends the repos metrics (cloudfs_repo_last_prune_success_timestamp). */
+int repos_metrics(struct cfs_engine *e, struct cfs_buf *out);
 
 /* /events: a per-open cursor.  Reading never blocks: it appends what is
  * available (visible to the caller) to out, at most max bytes of whole lines,

@@ -1,6 +1,7 @@
 /* nodes.c — the node table (DESIGN.md section 2) and /README generated from it. */
 #include "nodes.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -54,6 +55,22 @@ struct node_row node_table[] = {
 	{ .path = "instances/*/files", .kind = N_VTREE, .mode = 0755,
 	  .doc = "the instance's tree below its agent's root, read and written like a local one",
 	  .vtree = cfs_instance_files_vtree, .ttl = 0 },
+	DIR("instances/*/git", "git repositories below the agent's root (/ in a path is %2F)"),
+	DIR("instances/*/git/*", "one repository", .list = cfs_instance_git_list,
+	    .exists = cfs_instance_git_exists),
+	FILE_("instances/*/git/*/status", "branch, upstream, ahead, behind, then staged/unstaged/"
+	      "untracked paths (live)", cfs_instance_git_show, "status", .flags = NF_LIVE,
+	      .access = cfs_instance_git_access),
+	FILE_("instances/*/git/*/status.json", "the same as JSON (live)", cfs_instance_git_show,
+	      "status.json", .flags = NF_LIVE, .access = cfs_instance_git_access),
+	FILE_("instances/*/git/*/log", "the last 50 commits (live)", cfs_instance_git_show, "log",
+	      .flags = NF_LIVE, .access = cfs_instance_git_access),
+	FILE_("instances/*/git/*/branches", "local and remote branches (live)", cfs_instance_git_show,
+	      "branches", .flags = NF_LIVE, .access = cfs_instance_git_access),
+	FILE_("instances/*/git/*/diff", "the unstaged diff (live)", cfs_instance_git_show, "diff",
+	      .flags = NF_LIVE, .access = cfs_instance_git_access),
+	CTL("instances/*/git/*/ctl", "git commands", cfs_instance_git_ctl, cfs_instance_git_verbs,
+	    .access = cfs_instance_git_access),
 	DIR("instances/*/logs", "the agent's configured logs"),
 	FILE_("instances/*/logs/*", "the tail of one log (live)", cfs_instance_named_show, "log",
 	      .flags = NF_LIVE, .list = cfs_instance_logs_list, .exists = cfs_instance_log_exists),
@@ -87,6 +104,15 @@ struct node_row node_table[] = {
 	CTL("repos/ctl", "provision and revoke repositories", cfs_repos_ctl, cfs_repos_verbs),
 	DIR("repos/*", "one user's repository", .flags = NF_SUPER, .list = cfs_repos_list,
 	    .exists = cfs_repo_exists),
+	FILE_("repos/*/stats", "usage, quota, suspended, snapshot count, newest, oldest, last prune",
+	      cfs_repo_show, "stats"),
+	FILE_("repos/*/stats.json", "the same as JSON", cfs_repo_show, "stats.json"),
+	{ .path = "repos/*/quota", .kind = N_FILE, .mode = 0644,
+	  .doc = "bytes (K, M, G accepted) or max; over it the user is suspended (write to change)",
+	  .show = cfs_repo_show, .arg = "quota", .store = cfs_repo_quota_store },
+	{ .path = "repos/*/retention", .kind = N_FILE, .mode = 0644,
+	  .doc = "the keep policy prune applies, or default (write to change)",
+	  .show = cfs_repo_show, .arg = "retention", .store = cfs_repo_retention_store },
 	CTL("repos/*/ctl", "the repository's commands", cfs_repo_ctl, cfs_repo_verbs),
 	{ .path = "repos/*/snapshots", .kind = N_VTREE, .mode = 0555,
 	  .doc = "one read-only directory per snapshot, plus latest, ids/, hosts/, tags/",
@@ -118,6 +144,20 @@ int nodes_init(void)
 		}
 		if (r->parent < 0 || node_table[r->parent].kind != N_DIR)
 			return -1;   /* a table bug: a row's parent must come first */
+	}
+	/* every ctl pattern is parsed once here, so a malformed one stops the
+	 * mount at start rather than a write later */
+	for (int i = 0; i < node_count; i++) {
+		size_t n = 0;
+		const struct ctl_verb *v = node_table[i].verbs ? node_table[i].verbs(&n) : NULL;
+		for (size_t k = 0; k < n; k++) {
+			char verb[64];
+			struct ctl_args a;
+			struct cfs_err err;
+			snprintf(verb, sizeof verb, "%.*s", (int)strcspn(v[k].pattern, " "), v[k].pattern);
+			if (ctl_parse_line(v, n, verb, strlen(verb), &a, &err) == 0)
+				ctl_args_free(&a);
+		}
 	}
 	return 0;
 }
@@ -151,6 +191,7 @@ static const char *wild_label(const char *path, const char *star)
 {
 	static const struct { const char *dir; const char *label; } labels[] = {
 		{ "jobs/", "ID" }, { "shares/", "ID" }, { "repos/", "USER" }, { "logs/", "LOG" },
+		{ "git/", "REPO" },
 	};
 	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
 		size_t n = strlen(labels[i].dir);

@@ -28,7 +28,15 @@ struct inst_status {
 	char logs[INST_LIST_MAX][65];
 	char configs[INST_LIST_MAX][65];
 	char cmds[INST_LIST_MAX][65];
+	int nrepos;                       /* git repositories below the root, encoded names */
+	char repos[INST_LIST_MAX][256];
 };
+
+/* A git repository's path below the agent's root as one file name:
+ * '%' → %25, '/' → %2F, and the root itself is "%2E". */
+void git_name_encode(const char *path, char *out, size_t len);
+int git_name_decode(const char *name, char *out, size_t len);
+void git_fetch_repos(struct cfs_engine *e, const char *name);
 
 void runtime_get(struct cfs_engine *e, const char *name, struct inst_status *out);
 void runtime_put(struct cfs_engine *e, const struct inst_status *st);

@@ -70,6 +70,7 @@ static void fetch_info(struct cfs_engine *e, const char *name)
 	s.info_known = true;
 	runtime_put(e, &s);
 	cJSON_Delete(j);
+	git_fetch_repos(e, name);
 }
 
 struct target_list {
