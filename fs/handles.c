@@ -16,14 +16,29 @@ struct fs_handle *handle_new(const struct inode_ref *ref, int flags)
 		h->ref.caps[i] = h->ref.capbuf[i];
 	h->ref.caps[h->ref.ncaps] = NULL;
 	h->flags = flags;
+	h->refs = 1;
 	pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+struct fs_handle *handle_hold(struct fs_handle *h)
+{
+	if (h)
+		__atomic_add_fetch(&h->refs, 1, __ATOMIC_ACQ_REL);
 	return h;
 }
 
 void handle_free(struct fs_handle *h)
 {
-	if (!h)
+	handle_drop(h);
+}
+
+void handle_drop(struct fs_handle *h)
+{
+	if (!h || __atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
+	if (h->vops && h->vops->release)
+		h->vops->release(h->vtree, h->vfh);
 	cfs_buf_free(&h->content);
 	cfs_buf_free(&h->rendered);
 	ctl_outcome_free(h->outcome);

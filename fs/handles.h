@@ -21,6 +21,10 @@ struct dirent_item {
 };
 
 struct fs_handle {
+	/* A request may still be using a handle when the kernel releases it (an
+	 * interrupted read): requests hold a reference, release drops the
+	 * open's own, and the last one frees. */
+	int refs;
 	struct inode_ref ref;
 	int flags;                     /* open flags */
 	pthread_mutex_t lock;
@@ -42,8 +46,10 @@ struct fs_handle {
 	void *vtree;
 };
 
-struct fs_handle *handle_new(const struct inode_ref *ref, int flags);
-void handle_free(struct fs_handle *h);
+struct fs_handle *handle_new(const struct inode_ref *ref, int flags);   /* refs = 1 */
+struct fs_handle *handle_hold(struct fs_handle *h);
+void handle_drop(struct fs_handle *h);    /* frees at the last reference */
+void handle_free(struct fs_handle *h);    /* = handle_drop */
 
 /* The caller's last outcome on a ctl file (key: uid + row + captures). */
 void outcomes_put(uid_t uid, const struct inode_ref *ref, struct ctl_outcome *o);

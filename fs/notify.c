@@ -60,6 +60,7 @@ static void serve(void)
 		if (stopping || p->interrupted) {
 			*pp = p->next;
 			fuse_reply_err(p->req, EINTR);
+			handle_drop(p->h);
 			free(p);
 			continue;
 		}
@@ -68,6 +69,7 @@ static void serve(void)
 		if (n > 0) {
 			*pp = p->next;
 			fuse_reply_buf(p->req, b.data, (size_t)n);
+			handle_drop(p->h);
 			free(p);
 		} else {
 			pp = &p->next;
@@ -143,11 +145,12 @@ void notify_park_read(fuse_req_t req, struct fs_handle *h, size_t size)
 		return;
 	}
 	p->req = req;
-	p->h = h;
+	p->h = handle_hold(h);   /* until this read is answered */
 	p->size = size;
 	pthread_mutex_lock(&lock);
 	if (stopping) {
 		pthread_mutex_unlock(&lock);
+		handle_drop(p->h);
 		free(p);
 		fuse_reply_err(req, EINTR);
 		return;

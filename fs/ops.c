@@ -546,7 +546,7 @@ static void cfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	fuse_reply_open(req, fi);
 }
 
-static void cfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -722,7 +722,7 @@ static void read_ctl(fuse_req_t req, struct fs_handle *h, size_t size, off_t off
 	pthread_mutex_unlock(&h->lock);
 }
 
-static void cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -781,7 +781,7 @@ static void on_write_interrupt(fuse_req_t req, void *data)
 	((struct intr_flag *)data)->flag = 1;
 }
 
-static void cfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -857,17 +857,15 @@ static void cfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	(void)ino;
 	struct fs_handle *h = FH(fi);
 	op_count(req, CFS_OP_RELEASE);
-	if (h->vops && h->vops->release) {
-		set_vtree_caller(req);
-		h->vops->release(h->vtree, h->vfh);
-	}
+	if (h->vops)
+		set_vtree_caller(req);   /* the tree's release runs with the last reference */
 	else if (node_table[h->ref.row].kind == N_EVENTS)
 		notify_remove_handle(h);
 	handle_free(h);
 	fuse_reply_err(req, 0);
 }
 
-static void cfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+static void do_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		     struct fuse_pollhandle *ph)
 {
 	(void)ino;
@@ -1077,7 +1075,7 @@ static void cfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	fuse_reply_create(req, &ep, fi);
 }
 
-static void cfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	struct fs_handle *h = FH(fi);
@@ -1090,7 +1088,7 @@ static void cfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, -r);
 }
 
-static void cfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)ino;
 	struct fs_handle *h = FH(fi);
@@ -1244,6 +1242,55 @@ static void cfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want &= ~FUSE_CAP_EXPORT_SUPPORT;
+}
+
+
+/* ---- requests on an open handle hold it for their duration ---- */
+
+static void cfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_hold(FH(fi));
+	do_readdir(req, ino, size, off, fi);
+	handle_drop(h);
+}
+
+static void cfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_hold(FH(fi));
+	do_read(req, ino, size, off, fi);
+	handle_drop(h);
+}
+
+static void cfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_hold(FH(fi));
+	do_write(req, ino, buf, size, off, fi);
+	handle_drop(h);
+}
+
+static void cfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct fuse_pollhandle *ph)
+{
+	struct fs_handle *h = handle_hold(FH(fi));
+	do_poll(req, ino, fi, ph);
+	handle_drop(h);
+}
+
+static void cfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_hold(FH(fi));
+	do_flush(req, ino, fi);
+	handle_drop(h);
+}
+
+static void cfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = handle_hold(FH(fi));
+	do_fsync(req, ino, datasync, fi);
+	handle_drop(h);
 }
 
 const struct fuse_lowlevel_ops cfs_fuse_ops = {
