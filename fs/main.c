@@ -2,6 +2,7 @@
  * signals.  The engine opens the state dir (and refuses a second mount on it)
  * before daemonizing, so errors reach the terminal; its threads start after. */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +207,9 @@ int main(int argc, char *argv[])
 	/* ctl writes that wait for a job hold a worker: allow plenty */
 	fuse_loop_cfg_set_max_threads(lc, 64);
 	fuse_loop_cfg_set_clone_fd(lc, copts.clone_fd);
-	ret = fuse_session_loop_mt(se, lc) ? 1 : 0;
+	/* a loop ended by SIGTERM/SIGINT/SIGHUP returns the signal: a clean stop */
+	int lr = fuse_session_loop_mt(se, lc);
+	ret = lr == 0 || lr == SIGTERM || lr == SIGINT || lr == SIGHUP ? 0 : 1;
 	fuse_loop_cfg_destroy(lc);
 	notify_stop();
 	log_info("unmounting %s", copts.mountpoint);

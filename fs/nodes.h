@@ -26,6 +26,7 @@ enum node_kind {
 /* Row flags */
 #define NF_SUPER      0x01   /* visible to superadmins only (others: ENOENT) */
 #define NF_LIVE       0x02   /* fetched live (documented as such in /README) */
+#define NF_AS_CALLER  0x04   /* an N_VTREE that acts as the caller (needs uid, gid, groups) */
 
 /* Resolves the vtree for a node: ops and the tree object, or -errno. */
 typedef int (*node_vtree_fn)(struct cfs_engine *e, const struct cfs_caller *c,

@@ -95,17 +95,23 @@ static void fill_attr(struct fs_ctx *x, const struct inode_ref *ref, struct stat
 	st->st_atim = st->st_mtim = st->st_ctim = row->kind == N_DIR ? x->started : now;
 }
 
-/* The caller as a backend tree sees it (uid, gid, supplementary groups). */
-static void set_vtree_caller(fuse_req_t req)
+/* The caller as a backend tree sees it (uid, gid, supplementary groups).
+ * Reading the groups costs a /proc read, so only trees that act as the
+ * caller (NF_AS_CALLER) get them. */
+static void set_vtree_caller_row(fuse_req_t req, int row)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	struct cfs_vctx *v = cfs_vtree_caller();
 	v->uid = fc->uid;
 	v->gid = fc->gid;
 	v->perms = 0;
+	v->ngroups = 0;
+	if (!(node_table[row].flags & NF_AS_CALLER))
+		return;
 	int n = fuse_req_getgroups(req, VTREE_MAX_GROUPS, v->groups);
 	v->ngroups = n > 0 ? (n < VTREE_MAX_GROUPS ? n : VTREE_MAX_GROUPS) : 0;
 }
+
 
 /* ---- backend-served subtrees (N_VTREE rows) ---- */
 
@@ -178,7 +184,8 @@ static void op_count(fuse_req_t req, int op)
 static void reply_fail(fuse_req_t req, const struct cfs_caller *c, const struct inode_ref *ref,
 		       const char *op, int err, const char *msg)
 {
-	if (c && ref && err != -ENOENT) {
+	/* a missing name is a normal answer, not a failure, except from a command */
+	if (c && ref && (err != -ENOENT || strcmp(op, "write") == 0)) {
 		char path[1024];
 		ref_path(ref, path, sizeof path);
 		cfs_errors_record(ctx_of(req)->e, c, path, op, err, msg);
@@ -237,7 +244,12 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (pref.vnode) {
-		set_vtree_caller(req);
+		set_vtree_caller_row(req, pref.row);
+		int v = check_visible(x->e, &c, &pref);
+		if (v) {
+			fuse_reply_err(req, -v);
+			return;
+		}
 		lookup_vtree(req, x, &c, &pref, name);
 		return;
 	}
@@ -272,7 +284,7 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t vnode = node_table[row].kind == N_VTREE ? VTREE_ROOT : 0;
 	cref.vnode = vnode;
 	if (vnode) {
-		set_vtree_caller(req);
+		set_vtree_caller_row(req, row);
 		r = attr_of(x, &c, &cref, &ep.attr);
 		if (r) {
 			reply_fail(req, &c, &cref, "lookup", r, NULL);
@@ -288,10 +300,13 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	cref.ino = ino;
 	ep.ino = ino;
 	ep.generation = 1;
-	/* no kernel caching of names or attributes: visibility depends on the
-	 * caller and on shares that may change at any moment */
+	/* Names of dynamic objects (instances, shares, jobs…) are not cached:
+	 * who may see them depends on the caller and on shares that change at
+	 * any moment.  Fixed names below them are the same for everyone, and a
+	 * path walk still passes the dynamic name above them, so the kernel may
+	 * keep those.  Attributes are never cached. */
 	ep.attr_timeout = 0;
-	ep.entry_timeout = 0;
+	ep.entry_timeout = wild || (node_table[row].flags & NF_SUPER) ? 0 : 60.0;
 	if (vnode) {
 		ep.attr.st_ino = ino;
 		ep.attr_timeout = ep.entry_timeout = node_table[row].ttl;
@@ -323,7 +338,7 @@ static int resolve(fuse_req_t req, fuse_ino_t ino, struct inode_ref *ref, struct
 	if (caller_of(req, c))
 		return -EACCES;
 	if (ref->vnode)
-		set_vtree_caller(req);
+		set_vtree_caller_row(req, ref->row);
 	return check_visible(ctx_of(req)->e, c, ref);
 }
 
@@ -791,7 +806,7 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct cfs_caller c;
 	op_count(req, CFS_OP_WRITE);
 	if (h->vops) {
-		set_vtree_caller(req);
+		set_vtree_caller_row(req, h->ref.row);
 		ssize_t n = h->vops->write ? h->vops->write(h->vtree, h->vfh, buf, size, (uint64_t)off)
 					   : -EROFS;
 		if (n < 0)
@@ -858,7 +873,7 @@ static void cfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	struct fs_handle *h = FH(fi);
 	op_count(req, CFS_OP_RELEASE);
 	if (h->vops)
-		set_vtree_caller(req);   /* the tree's release runs with the last reference */
+		set_vtree_caller_row(req, h->ref.row);   /* the tree's release runs with the last reference */
 	else if (node_table[h->ref.row].kind == N_EVENTS)
 		notify_remove_handle(h);
 	handle_free(h);
@@ -1082,7 +1097,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	op_count(req, CFS_OP_OTHER);
 	int r = 0;
 	if (h->vops && h->vops->flush) {
-		set_vtree_caller(req);
+		set_vtree_caller_row(req, h->ref.row);
 		r = h->vops->flush(h->vtree, h->vfh);
 	}
 	fuse_reply_err(req, -r);
@@ -1095,7 +1110,7 @@ static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	op_count(req, CFS_OP_OTHER);
 	int r = 0;
 	if (h->vops && h->vops->fsync) {
-		set_vtree_caller(req);
+		set_vtree_caller_row(req, h->ref.row);
 		r = h->vops->fsync(h->vtree, h->vfh, datasync);
 	}
 	fuse_reply_err(req, -r);
