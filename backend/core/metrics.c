@@ -48,5 +48,8 @@ int cfs_metrics_show(struct cfs_engine *e, const struct cfs_caller *c, const cha
 			  "# TYPE cloudfs_uptime_seconds gauge\n");
 	cfs_buf_printf(out, "cloudfs_uptime_seconds %lld\n",
 		       (long long)((cfs_now_ms() - e->started_ms) / 1000));
-	return 0;
+	int r = mirrors_metrics(e, out);
+	if (!r)
+		r = repos_metrics(e, out);
+	return r;
 }

@@ -1,0 +1,323 @@
+/* listing.c — GET /v1/files: the hashed recursive listing mirrors compare.
+ *
+ * The walk is depth-first with each directory's names sorted, so the order
+ * is stable and a page can end anywhere: the cursor is the last path sent,
+ * and the next page skips every subtree that sorts before it without
+ * reading it.  Nothing is followed: symlinks are reported with their
+ * target, directories are opened with O_NOFOLLOW below the confined start.
+ * Write-session temp files (.cloudfs-tmp-*) are never listed. */
+#include "agent/mirror_api.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+#define LIST_LIMIT 20000               /* entries per page by default */
+#define LIST_BODY_MAX (6u << 20)       /* estimated JSON bytes per page, under WIRE_MAX_BODY */
+#define LIST_TIME_MS 4000              /* hashing time per page: the manager has a deadline */
+#define LIST_DEPTH 256
+
+struct walk {
+	struct hcache *hc;
+	const char *cursor;       /* NULL: from the start */
+	bool eol;
+	cJSON *arr;
+	size_t count, limit, est;
+	int64_t deadline;
+	uint64_t hashed, cached;
+	bool full;                /* page full: stop */
+	char last[PATH_MAX];      /* last path emitted */
+	int err;
+};
+
+int agent_listing_cmp(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned char ca = (unsigned char)*a, cb = (unsigned char)*b;
+		if (ca == '/')
+			ca = 1;
+		if (cb == '/')
+			cb = 1;
+		if (ca != cb || !ca)
+			return ca < cb ? -1 : ca > cb;
+	}
+}
+
+static int name_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Every name in the directory but ".", ".." and temp files, sorted. */
+static int read_names(int fd, char ***out, size_t *n)
+{
+	int dup_fd = dup(fd);
+	if (dup_fd < 0)
+		return -errno;
+	DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		int r = -errno;
+		close(dup_fd);
+		return r;
+	}
+	char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int r = 0;
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		const char *nm = de->d_name;
+		if (!strcmp(nm, ".") || !strcmp(nm, "..") ||
+		    !strncmp(nm, AGENT_TMP_PREFIX, sizeof AGENT_TMP_PREFIX - 1))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 32;
+			char **nv = realloc(v, cap * sizeof *nv);
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		if (!(v[cnt] = strdup(nm))) {
+			r = -ENOMEM;
+			break;
+		}
+		cnt++;
+	}
+	if (!r && errno)
+		r = -errno;
+	closedir(d);
+	if (r) {
+		for (size_t i = 0; i < cnt; i++)
+			free(v[i]);
+		free(v);
+		return r;
+	}
+	qsort(v, cnt, sizeof *v, name_cmp);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static const char *type_name(mode_t m)
+{
+	return S_ISREG(m) ? "file" : S_ISDIR(m) ? "dir" : S_ISLNK(m) ? "symlink" : "other";
+}
+
+static int emit(struct walk *w, int dirfd, const char *name, const char *rel,
+		const struct stat *st)
+{
+	cJSON *e = cJSON_CreateObject();
+	if (!e || agent_json_bytes(e, "path", rel, strlen(rel)))
+		goto nomem;
+	cJSON_AddStringToObject(e, "type", type_name(st->st_mode));
+	agent_json_u64(e, "size", S_ISDIR(st->st_mode) ? 0 : (uint64_t)st->st_size);
+	agent_json_i64(e, "mtime", (int64_t)st->st_mtim.tv_sec);
+	agent_json_i64(e, "mtime_nsec", (int64_t)st->st_mtim.tv_nsec);
+	agent_json_u64(e, "mode", st->st_mode & 07777);
+	if (S_ISREG(st->st_mode)) {
+		struct hc_val v;
+		uint64_t before = w->hashed;
+		int r = hcache_hash(w->hc, dirfd, name, st, &v, &w->hashed);
+		if (r) {
+			/* unreadable: reported without a hash, which the manager refuses
+			 * to compare, rather than failing the whole listing */
+			log_debug("listing: %s: %s", rel, strerror(-r));
+			cJSON_Delete(e);
+			return 0;
+		}
+		if (w->hashed == before)
+			w->cached++;
+		cJSON_AddStringToObject(e, "xxh128", v.xxh);
+		if (w->eol) {
+			cJSON_AddBoolToObject(e, "text", v.text);
+			if (v.text)
+				cJSON_AddStringToObject(e, "xxh128_lf", v.xxh_lf);
+		}
+	} else if (S_ISLNK(st->st_mode)) {
+		char tgt[PATH_MAX];
+		ssize_t n = readlinkat(dirfd, name, tgt, sizeof tgt - 1);
+		if (n < 0) {
+			cJSON_Delete(e);
+			return 0;
+		}
+		if (agent_json_bytes(e, "target", tgt, (size_t)n))
+			goto nomem;
+	}
+	cJSON_AddItemToArray(w->arr, e);
+	w->count++;
+	w->est += strlen(rel) * 2 + 200;
+	snprintf(w->last, sizeof w->last, "%s", rel);
+	if (w->count >= w->limit || w->est >= LIST_BODY_MAX || cfs_mono_ms() > w->deadline)
+		w->full = true;
+	return 0;
+nomem:
+	cJSON_Delete(e);
+	return -ENOMEM;
+}
+
+/* Walk the open directory fd whose path (relative to the listing) is rel. */
+static int walk_dir(struct walk *w, int fd, char *rel, size_t rlen, int depth)
+{
+	if (depth > LIST_DEPTH)
+		return 0;
+	char **names = NULL;
+	size_t n = 0;
+	int r = read_names(fd, &names, &n);
+	if (r)
+		return depth ? 0 : r;   /* an unreadable subdirectory is skipped */
+	for (size_t i = 0; i < n && !r && !w->full; i++) {
+		size_t nl = strlen(names[i]);
+		if (rlen + nl + 2 >= PATH_MAX)
+			continue;
+		size_t clen = rlen;
+		if (rlen)
+			rel[clen++] = '/';
+		memcpy(rel + clen, names[i], nl + 1);
+		clen += nl;
+		bool do_emit = true, descend = true;
+		if (w->cursor) {
+			int c = agent_listing_cmp(rel, w->cursor);
+			size_t cl = strlen(w->cursor);
+			bool ancestor = clen < cl && !strncmp(w->cursor, rel, clen) && w->cursor[clen] == '/';
+			if (c == 0 || ancestor)
+				do_emit = false;          /* sent already; children may not be */
+			else if (c < 0)
+				do_emit = descend = false; /* the whole subtree came before */
+		}
+		struct stat st;
+		if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rel[rlen] = '\0';
+			continue;   /* gone since we read the directory */
+		}
+		if (do_emit)
+			r = emit(w, fd, names[i], rel, &st);
+		if (!r && descend && S_ISDIR(st.st_mode) && !w->full) {
+			int cfd = openat(fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd >= 0) {
+				r = walk_dir(w, cfd, rel, clen, depth + 1);
+				close(cfd);
+			}
+		}
+		rel[rlen] = '\0';
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+void agent_route_listing(struct agent *a, const struct wire_request *rq, const struct query *q,
+			 struct wire_response *rs)
+{
+	(void)rq;
+	size_t len;
+	const char *p = agent_query_get(q, "path", &len);
+	const char *cur = agent_query_get(q, "cursor", NULL);
+	const char *eol = agent_query_get(q, "eol", NULL);
+	const char *lim = agent_query_get(q, "limit", NULL);
+	uint64_t limit = LIST_LIMIT;
+	if (!p) {
+		agent_reply_error(rs, 400, "bad_request", "missing path=");
+		return;
+	}
+	if (lim && (cfs_parse_u64(lim, &limit) || limit == 0 || limit > LIST_LIMIT)) {
+		agent_reply_error(rs, 400, "bad_request", "limit must be 1..%d", LIST_LIMIT);
+		return;
+	}
+	struct agent_mirror *m = agent_mirror_get(a);
+	if (!m) {
+		agent_reply_error(rs, 500, "internal", "out of memory");
+		return;
+	}
+	char *cursor = NULL;
+	if (cur && *cur) {
+		size_t cl = strlen(cur);
+		if (cl % 2 || cl / 2 >= PATH_MAX || !(cursor = calloc(1, cl / 2 + 1)) ||
+		    cfs_unhex(cur, cursor, cl / 2) || memchr(cursor, '\0', cl / 2)) {
+			free(cursor);
+			agent_reply_error(rs, 400, "bad_request", "cursor must be what next said");
+			return;
+		}
+	}
+	struct walk w = {
+		.hc = agent_mirror_hcache(m),
+		.cursor = cursor,
+		.eol = eol && (!strcmp(eol, "1") || !strcmp(eol, "yes") || !strcmp(eol, "true")),
+		.limit = (size_t)limit,
+		.deadline = cfs_mono_ms() + LIST_TIME_MS,
+	};
+	int fd;
+	int r = confine_open(&a->confine, p, len, O_RDONLY | O_DIRECTORY | O_CLOEXEC, &fd);
+	if (r) {
+		free(cursor);
+		agent_reply_confine_error(rs, r, "path");
+		return;
+	}
+	cJSON *j = cJSON_CreateObject();
+	w.arr = cJSON_AddArrayToObject(j, "entries");
+	char *rel = malloc(PATH_MAX);
+	if (!w.arr || !rel) {
+		r = -ENOMEM;
+	} else {
+		rel[0] = '\0';
+		r = walk_dir(&w, fd, rel, 0, 0);
+	}
+	close(fd);
+	free(rel);
+	free(cursor);
+	if (r) {
+		cJSON_Delete(j);
+		agent_reply_fs_error(rs, r, "listing");
+		return;
+	}
+	if (w.full) {
+		/* hex: a cursor is opaque and must survive any name */
+		size_t ll = strlen(w.last);
+		char *hx = malloc(ll * 2 + 1);
+		if (!hx) {
+			cJSON_Delete(j);
+			agent_reply_error(rs, 500, "internal", "out of memory");
+			return;
+		}
+		cfs_hex(w.last, ll, hx);
+		cJSON_AddStringToObject(j, "next", hx);
+		free(hx);
+	} else
+		cJSON_AddNullToObject(j, "next");
+	agent_json_u64(j, "hashed_bytes", w.hashed);
+	agent_json_u64(j, "cached", w.cached);
+	hcache_save(w.hc);
+	agent_reply_json(rs, 200, j);
+}
+
+bool agent_route_mirror(struct agent *a, const char *path, const struct wire_request *rq,
+			const struct query *q, struct wire_response *rs)
+{
+	const char *m = rq->method ? rq->method : "";
+	bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
+	const char *what;
+	void (*fn)(struct agent *, const struct wire_request *, const struct query *,
+		   struct wire_response *);
+	if (!strcmp(path, "/v1/files"))
+		what = "files", fn = agent_route_listing;
+	else if (!strcmp(path, "/v1/watch"))
+		what = "watch", fn = agent_route_watch;
+	else if (!strcmp(path, "/v1/changes"))
+		what = "changes", fn = agent_route_changes;
+	else
+		return false;
+	if (get)
+		fn(a, rq, q, rs);
+	else
+		agent_reply_error(rs, 405, "method_not_allowed", "%s takes GET", what);
+	return true;
+}
