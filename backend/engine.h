@@ -139,6 +139,10 @@ const struct ctl_verb *cfs_instance_git_verbs(size_t *n);
 int cfs_instance_git_access(struct cfs_engine *e, const struct cfs_caller *c,
 			    const char *const *caps, int write);
 
+/* /mirrors/NAME/files: the mirror's source tree */
+int cfs_mirror_files_vtree(struct cfs_engine *e, const struct cfs_caller *c,
+			   const char *const *caps, const struct cfs_vtree_ops **ops, void **tree);
+
 /* /instances/NAME/files: the agent's tree */
 int cfs_instance_files_vtree(struct cfs_engine *e, const struct cfs_caller *c,
 			     const char *const *caps, const struct cfs_vtree_ops **ops, void **tree);
@@ -165,10 +169,27 @@ int cfs_job_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *co
 		const char *data, size_t len, struct ctl_outcome *o);
 const struct ctl_verb *cfs_job_verbs(size_t *n);
 
-/* Capabilities not built yet: their ctl files exist and every verb fails ENOSYS. */
+/* /mirrors (backend/mirrors): /mirrors/ctl, then one directory per mirror.
+ * cfs_mirror_show arg: status|status.json|plan|plan.json|config|config.json. */
+int cfs_mirrors_list(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
+		     cfs_emit_fn emit, void *ctx);
+int cfs_mirror_exists(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
+		      int depth);
+int cfs_mirror_show(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
+		    const char *arg, struct cfs_buf *out);
+int cfs_mirror_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
+		   const char *data, size_t len, struct ctl_outcome *o);
+const struct ctl_verb *cfs_mirror_verbs(size_t *n);
+/* The mirrors scheduler: cfs_engine_start / _close. */
+int cfs_mirrors_start(struct cfs_engine *e, struct cfs_err *err);
+void cfs_mirrors_stop(struct cfs_engine *e);
+/* Appends the mirrors metrics (cloudfs_mirror_bytes_synced_total,
+ * cloudfs_mirror_files_synced_total, cloudfs_mirrors{status}). */
+int mirrors_metrics(struct cfs_engine *e, struct cfs_buf *out);
 int cfs_mirrors_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
 		    const char *data, size_t len, struct ctl_outcome *o);
 const struct ctl_verb *cfs_mirrors_verbs(size_t *n);
+/* Capabilities not built yet: their ctl files exist and every verb fails ENOSYS. */
 int cfs_peers_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
 		  const char *data, size_t len, struct ctl_outcome *o);
 const struct ctl_verb *cfs_peers_verbs(size_t *n);

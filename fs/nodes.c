@@ -107,6 +107,9 @@ struct node_row node_table[] = {
 	FILE_("mirrors/*/config", "source, destination, mode, interval, excludes, options",
 	      cfs_mirror_show, "config"),
 	FILE_("mirrors/*/config.json", "the same as JSON", cfs_mirror_show, "config.json"),
+	{ .path = "mirrors/*/files", .kind = N_VTREE, .mode = 0755,
+	  .doc = "the mirror's source tree; a file closed after writing goes to the destination",
+	  .vtree = cfs_mirror_files_vtree, .ttl = 0, .flags = NF_AS_CALLER },
 	CTL("mirrors/*/ctl", "the mirror's commands", cfs_mirror_ctl, cfs_mirror_verbs),
 
 	DIR("peers", "other cloudfs nodes exchanging the signed ops journal (not built yet)"),

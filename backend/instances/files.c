@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "instances/instances.h"
+#include "mirrors/mirrors.h"
 #include "wire/wire.h"
 
 #define RA_BYTES (1u << 20)      /* read-ahead window */
@@ -46,6 +47,8 @@ struct fnode {
 struct files_tree {
 	struct cfs_engine *e;
 	char name[65];
+	char prefix[1024];           /* the tree's root below the agent's root ("" = all) */
+	char mirror[65];             /* a mirror's files/: the mirror to kick after a commit */
 	pthread_mutex_t lock;
 	struct fnode *by_id[NB], *by_key[NB];
 	uint64_t next_id;
@@ -111,7 +114,7 @@ static uint64_t node_at(struct files_tree *t, uint64_t dev, uint64_t ino, const 
 		if (n) {
 			n->dev = dev;
 			n->ino = ino;
-			n->id = *path ? t->next_id++ : VTREE_ROOT;
+			n->id = strcmp(path, t->prefix) ? t->next_id++ : VTREE_ROOT;
 			n->next_key = t->by_key[key % NB];
 			t->by_key[key % NB] = n;
 			n->next_id = t->by_id[n->id % NB];
@@ -737,8 +740,11 @@ static int commit(struct files_tree *t, struct fhandle *f, bool keep)
 	struct agent_reply r;
 	rc = call(t, "POST", tg, NULL, 0, &r);
 	agent_reply_free(&r);
-	if (!rc)
+	if (!rc) {
 		f->dirty = false;
+		if (t->mirror[0])
+			mirror_kick(t->e, t->mirror);   /* propagate to the destination now */
+	}
 	return rc;
 }
 
@@ -1127,29 +1133,27 @@ void files_trees_free(struct files_trees *ft)
 	free(ft);
 }
 
-int cfs_instance_files_vtree(struct cfs_engine *e, const struct cfs_caller *c,
-			     const char *const *caps, const struct cfs_vtree_ops **ops, void **tree)
+/* The tree of (instance, prefix), made on first use. */
+static struct files_tree *tree_for(struct cfs_engine *e, const char *inst, const char *prefix,
+				   const char *mirror)
 {
-	unsigned mask = c ? instance_permitted(e, &c->user, caps[0]) : CFS_ACT_ALL;
-	if (!mask)
-		return -ENOENT;
-	if (!(mask & CFS_ACT_READ))
-		return -EACCES;
-	cfs_vtree_caller()->perms = mask;
 	struct files_trees *ft = e->files;
 	pthread_mutex_lock(&ft->lock);
 	struct files_tree *t;
 	for (t = ft->head; t; t = t->next)
-		if (strcmp(t->name, caps[0]) == 0)
+		if (strcmp(t->name, inst) == 0 && strcmp(t->prefix, prefix) == 0 &&
+		    strcmp(t->mirror, mirror) == 0)
 			break;
 	if (!t && (t = calloc(1, sizeof *t))) {
 		t->e = e;
-		snprintf(t->name, sizeof t->name, "%s", caps[0]);
+		snprintf(t->name, sizeof t->name, "%s", inst);
+		snprintf(t->prefix, sizeof t->prefix, "%s", prefix);
+		snprintf(t->mirror, sizeof t->mirror, "%s", mirror);
 		pthread_mutex_init(&t->lock, NULL);
 		t->next_id = VTREE_ROOT + 1;
-		/* the root: its path is "" whatever its inode */
+		/* the root: its path is the prefix whatever its inode */
 		struct fnode *root = calloc(1, sizeof *root);
-		if (root && (root->path = strdup(""))) {
+		if (root && (root->path = strdup(prefix))) {
 			root->id = VTREE_ROOT;
 			root->dev = root->ino = UINT64_MAX;
 			t->by_id[VTREE_ROOT % NB] = root;
@@ -1160,6 +1164,42 @@ int cfs_instance_files_vtree(struct cfs_engine *e, const struct cfs_caller *c,
 		ft->head = t;
 	}
 	pthread_mutex_unlock(&ft->lock);
+	return t;
+}
+
+int cfs_instance_files_vtree(struct cfs_engine *e, const struct cfs_caller *c,
+			     const char *const *caps, const struct cfs_vtree_ops **ops, void **tree)
+{
+	unsigned mask = c ? instance_permitted(e, &c->user, caps[0]) : CFS_ACT_ALL;
+	if (!mask)
+		return -ENOENT;
+	if (!(mask & CFS_ACT_READ))
+		return -EACCES;
+	cfs_vtree_caller()->perms = mask;
+	struct files_tree *t = tree_for(e, caps[0], "", "");
+	if (!t)
+		return -ENOMEM;
+	*ops = &files_ops;
+	*tree = t;
+	return 0;
+}
+
+/* /mirrors/NAME/files: the mirror's source tree; a file committed there
+ * kicks the mirror so it reaches the destination at once. */
+int cfs_mirror_files_vtree(struct cfs_engine *e, const struct cfs_caller *c,
+			   const char *const *caps, const struct cfs_vtree_ops **ops, void **tree)
+{
+	char inst[65], path[1024];
+	int r = mirror_source(e, c, caps[0], inst, sizeof inst, path, sizeof path);
+	if (r)
+		return r;
+	unsigned mask = c ? instance_permitted(e, &c->user, inst) : CFS_ACT_ALL;
+	if (!mask)
+		return -ENOENT;
+	if (!(mask & CFS_ACT_READ))
+		return -EACCES;
+	cfs_vtree_caller()->perms = mask;
+	struct files_tree *t = tree_for(e, inst, path, caps[0]);
 	if (!t)
 		return -ENOMEM;
 	*ops = &files_ops;

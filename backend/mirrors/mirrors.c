@@ -52,6 +52,7 @@ struct mrt {
 	int64_t since_ms;          /* when we started watching it: a pull mirror's first
 	                              sync is one interval after this */
 	bool busy;                 /* a check or sync is running */
+	bool kicked;               /* a write through files/: check and sync at once */
 	long long job;
 	struct cfs_buf plan, plan_json;
 	uint64_t moves;
@@ -854,6 +855,28 @@ int mirrors_metrics(struct cfs_engine *e, struct cfs_buf *out)
 	return r;
 }
 
+int mirror_source(struct cfs_engine *e, const struct cfs_caller *c, const char *name, char *inst,
+		  size_t inst_len, char *path, size_t path_len)
+{
+	struct mirror m;
+	if (mirror_load(e, name, &m) || (c && !may_see(e, &c->user, &m)))
+		return -ENOENT;
+	snprintf(inst, inst_len, "%s", m.o.src);
+	snprintf(path, path_len, "%s", m.o.src_path);
+	return 0;
+}
+
+void mirror_kick(struct cfs_engine *e, const char *name)
+{
+	(void)e;
+	pthread_mutex_lock(&M.lock);
+	struct mrt *r = rt_get(name, true);
+	if (r)
+		r->kicked = true;
+	pthread_cond_broadcast(&M.cond);
+	pthread_mutex_unlock(&M.lock);
+}
+
 /* ---- the scheduler ---- */
 
 static void tick(struct cfs_engine *e)
@@ -873,9 +896,12 @@ static void tick(struct cfs_engine *e)
 		int64_t every = push ? PUSH_CHECK_S : m->interval_s < 60 ? m->interval_s : 60;
 		pthread_mutex_lock(&M.lock);
 		struct mrt *r = rt_get(m->name, true);
-		bool due = r && !r->busy && now - r->last_check_ms >= every * 1000;
+		bool kicked = r && r->kicked && !r->busy;
+		bool due = r && !r->busy && (kicked || now - r->last_check_ms >= every * 1000);
 		int64_t base = r ? (r->last_sync_ms > r->since_ms ? r->last_sync_ms : r->since_ms) : now;
-		bool sync_due = push || now - base >= m->interval_s * 1000;
+		bool sync_due = push || kicked || now - base >= m->interval_s * 1000;
+		if (kicked)
+			r->kicked = false;
 		pthread_mutex_unlock(&M.lock);
 		if (!due)
 			continue;

@@ -20,6 +20,7 @@
 #include "core/err.h"
 
 struct cfs_engine;
+struct cfs_caller;
 struct cfs_job;
 
 /* Names a sync never compares or copies: conflict copies and the temp files
@@ -78,6 +79,14 @@ const struct ment *mlist_find(const struct mlist *l, const char *path);
 /* "web1:www" / "web1:/www" → instance + relative path ("" for the root);
  * "..", empty components, NUL refused with -EINVAL. */
 int mirror_parse_loc(const char *s, char inst[65], char *path, size_t len, struct cfs_err *err);
+
+/* The source instance and path of mirror name, when the caller may see it
+ * (c NULL: no check).  -ENOENT otherwise. */
+int mirror_source(struct cfs_engine *e, const struct cfs_caller *c, const char *name, char *inst,
+		  size_t inst_len, char *path, size_t path_len);
+/* Something changed at the mirror's source (a file written through
+ * /mirrors/NAME/files): check and sync it now; kicks coalesce into one job. */
+void mirror_kick(struct cfs_engine *e, const char *name);
 
 /* Fetch the whole listing of inst:path (every page).  With eol the agent also
  * reports text-normalised hashes.  A missing root gives an empty list when

@@ -267,3 +267,20 @@ keep*|keep1|no
 	grep -q '^cloudfs_mirror_files_synced_total [1-9]' "$MNT/metrics" ||
 		skip "the mirrors metrics are not in /metrics yet (mirrors_metrics to be called by metrics.c)"
 }
+
+@test "mirrors: a cp into /mirrors/NAME/files/ reaches the destination at once" {
+	mkdir -p "$A/site"
+	echo old >"$A/site/index.html"
+	ctl_ok "$MNT/mirrors/ctl" "add site a:site c:site mode=pull interval=1h"
+	ctl_ok "$MNT/mirrors/site/ctl" sync
+	[ "$(cat "$C/site/index.html")" = old ]
+	# the source tree, read and written through the mount
+	[ "$(cat "$MNT/mirrors/site/files/index.html")" = old ]
+	echo new-page >"$CFS_TMP/page"
+	cp "$CFS_TMP/page" "$MNT/mirrors/site/files/page.html"
+	[ "$(cat "$A/site/page.html")" = new-page ]
+	# no interval has passed: the close itself sent it on
+	wait_for 20 test -e "$C/site/page.html"
+	[ "$(cat "$C/site/page.html")" = new-page ]
+	wait_for 20 grep -qx in-sync "$MNT/mirrors/site/status"
+}

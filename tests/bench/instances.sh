@@ -16,7 +16,7 @@ SIZE_MB=${SIZE_MB:-500}
 REPS=${REPS:-50}
 
 if [ ! -x "$build/fs/cloudfs" ]; then
-	meson setup "$build" "$here" --buildtype=debugoptimized -Db_ndebug=true >/dev/null
+	meson setup "$build" "$here" --buildtype=debugoptimized >/dev/null
 fi
 ninja -C "$build" fs/cloudfs tools/cloudfs-agent tests/unit/wire/cfs-sign >/dev/null
 CLOUDFS=$build/fs/cloudfs AGENT=$build/tools/cloudfs-agent SIGN=$build/tests/unit/wire/cfs-sign

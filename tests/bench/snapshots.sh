@@ -13,7 +13,7 @@ FILES=${FILES:-20000}
 BIG_MB=${BIG_MB:-200}
 
 if [ ! -x "$build/fs/cloudfs" ]; then
-	meson setup "$build" "$here" --buildtype=debugoptimized -Db_ndebug=true >/dev/null
+	meson setup "$build" "$here" --buildtype=debugoptimized >/dev/null
 fi
 ninja -C "$build" fs/cloudfs >/dev/null
 CLOUDFS=$build/fs/cloudfs
