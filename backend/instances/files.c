@@ -581,6 +581,8 @@ static int session_open(struct files_tree *t, struct fhandle *f, bool create, bo
 			if (node)
 				*node = id;
 			f->seq = trunc || (cJSON_IsNumber(size) && size->valuedouble == 0);
+			/* open(O_TRUNC); close() empties the file: commit even unwritten */
+			f->dirty = trunc;
 			f->h = f->seq ? cfs_xxh128_new() : NULL;
 			if (f->seq && !f->h)
 				f->seq = false;
