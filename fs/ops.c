@@ -344,11 +344,22 @@ static int resolve(fuse_req_t req, fuse_ino_t ino, struct inode_ref *ref, struct
 
 static void cfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct inode_ref ref;
 	struct cfs_caller c;
 	struct stat st;
 	op_count(req, CFS_OP_GETATTR);
+	if (fi && fi->fh) {
+		/* fstat of an open state file answers from the handle, even when
+		 * its object has gone (read the outcome of `remove` on its ctl) */
+		struct fs_handle *h = handle_hold(FH(fi));
+		if (!h->ref.vnode) {
+			fill_attr(ctx_of(req), &h->ref, &st);
+			handle_drop(h);
+			fuse_reply_attr(req, &st, 0);
+			return;
+		}
+		handle_drop(h);
+	}
 	int r = resolve(req, ino, &ref, &c);
 	if (r) {
 		fuse_reply_err(req, -r);

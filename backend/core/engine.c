@@ -224,6 +224,10 @@ int cfs_engine_start(struct cfs_engine *e, struct cfs_err *err)
 	r = poller_start(e);
 	if (r)
 		return cfs_errf(err, r, "cannot start the poller");
+	if ((r = cfs_repos_start(e, err)))
+		return r;
+	if ((r = cfs_mirrors_start(e, err)))
+		return r;
 	e->running = true;
 	log_info("engine started: state %s, env_id %s", e->state_dir, e->env_id);
 	return 0;
@@ -234,6 +238,8 @@ void cfs_engine_close(struct cfs_engine *e)
 	if (!e)
 		return;
 	poller_stop(e);
+	cfs_repos_stop(e);   /* before the jobs: its scheduler submits them */
+	cfs_mirrors_stop(e); /* the same */
 	jobs_free(e->jobs);
 	wire_client_free(e->wc);
 	files_trees_free(e->files);

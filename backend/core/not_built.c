@@ -1,5 +1,5 @@
 /* not_built.c — ctl files of capabilities this version does not have yet
- * (mirrors, peers, repos).  Their usage is the real grammar, so scripts can be
+ * (peers).  Their usage is the real grammar, so scripts can be
  * written against it; every command fails ENOSYS with a clear message. */
 #include <errno.h>
 #include <stdio.h>
@@ -16,23 +16,10 @@ static int not_built(void *ctx, const struct ctl_args *a, struct ctl_outcome *o,
 			what, a->verb);
 }
 
-static const struct ctl_verb mirrors_verbs[] = {
-	{ "add NAME SRC:PATH DST:PATH [mode=push|pull] [interval=DUR] [exclude=GLOB[,GLOB…]] "
-	  "[delete=yes] [eol=normalize]", "keep DST in step with SRC", not_built },
-	{ "remove NAME", "forget a mirror", not_built },
-	{ "sync SRC:PATH DST:PATH [exclude=…] [delete=yes] [eol=normalize] [wait=no]",
-	  "one-time sync, no mirror kept", not_built },
-};
-
 static const struct ctl_verb peers_verbs[] = {
 	{ "add LABEL ENV_ID URL [secret=HEX64] [tls=require]", "pair with another cloudfs node",
 	  not_built },
 	{ "remove LABEL", "forget a peer", not_built },
-};
-
-static const struct ctl_verb repos_verbs[] = {
-	{ "add USER", "create USER's restic repository and credentials (shown once)", not_built },
-	{ "revoke USER", "remove USER's access, keeping the repository", not_built },
 };
 
 /* Any command at all fails ENOSYS (grammar errors included): the capability
@@ -57,30 +44,12 @@ static int not_built_write(const char *what, const struct ctl_verb *table, size_
 		*n = sizeof table / sizeof table[0];                                               \
 		return table;                                                                      \
 	}
-TABLE_FN(cfs_mirrors_verbs, mirrors_verbs)
 TABLE_FN(cfs_peers_verbs, peers_verbs)
-TABLE_FN(cfs_repos_verbs, repos_verbs)
-
-int cfs_mirrors_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
-		    const char *data, size_t len, struct ctl_outcome *o)
-{
-	(void)e, (void)c, (void)caps;
-	return not_built_write("mirrors", mirrors_verbs, sizeof mirrors_verbs / sizeof mirrors_verbs[0],
-			       data, len, o);
-}
 
 int cfs_peers_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
 		  const char *data, size_t len, struct ctl_outcome *o)
 {
 	(void)e, (void)c, (void)caps;
 	return not_built_write("peers", peers_verbs, sizeof peers_verbs / sizeof peers_verbs[0], data,
-			       len, o);
-}
-
-int cfs_repos_ctl(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
-		  const char *data, size_t len, struct ctl_outcome *o)
-{
-	(void)e, (void)c, (void)caps;
-	return not_built_write("repos", repos_verbs, sizeof repos_verbs / sizeof repos_verbs[0], data,
 			       len, o);
 }

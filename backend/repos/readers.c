@@ -73,7 +73,8 @@ int cfs_repos_list(struct cfs_engine *e, const struct cfs_caller *c, const char 
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	/* then those provisioned through /repos/ctl (not attached as well) */
+	return cfs_repos_each_provisioned(e, emit, ctx);
 }
 
 int cfs_repo_exists(struct cfs_engine *e, const struct cfs_caller *c, const char *const *caps,
@@ -81,7 +82,7 @@ int cfs_repo_exists(struct cfs_engine *e, const struct cfs_caller *c, const char
 {
 	if (!c->user.superadmin)
 		return -ENOENT;
-	return attach_of(e, caps[depth]) ? 0 : -ENOENT;
+	return attach_of(e, caps[depth]) || cfs_repo_provisioned(e, caps[depth]) ? 0 : -ENOENT;
 }
 
 /* Reads a password file: its first line, without the newline. */
@@ -145,6 +146,10 @@ static int repo_of(struct cfs_engine *e, const char *user, struct rr_repo **out,
 		   struct cfs_err *err)
 {
 	const struct cfs_repo_attach *a = attach_of(e, user);
+	struct cfs_repo_attach prov;
+	char prov_path[4200];
+	if (!a && cfs_repo_provisioned_attach(e, user, &prov, prov_path, sizeof prov_path) == 0)
+		a = &prov;   /* ROOT/USER, with the operator password */
 	if (!a)
 		return cfs_errf(err, -ENOENT, "no repository for %s", user);
 	struct repos_readers *rr = e->readers;
@@ -232,9 +237,10 @@ static int repo_refresh(void *ctx, const struct ctl_args *a, struct ctl_outcome 
 
 static const struct ctl_verb repo_verbs[] = {
 	{ "refresh", "re-read the snapshot list now", repo_refresh },
-	{ "prune [wait=no]", "forget by the retention policy, then prune (not built yet)", NULL },
-	{ "check [wait=no]", "restic check with the operator key (not built yet)", NULL },
-	{ "forget-dry-run", "show what prune would remove (not built yet)", NULL },
+	{ "prune [wait=no]", "forget by the retention policy, then prune, as a job", cfs_repo_prune },
+	{ "check [wait=no]", "restic check with the operator key, as a job", cfs_repo_check },
+	{ "forget-dry-run [wait=no]", "what prune would remove, listed in the job's log",
+	  cfs_repo_forget_dry_run },
 };
 
 const struct ctl_verb *cfs_repo_verbs(size_t *n)

@@ -25,7 +25,7 @@ mkdir -p "$MNT" "$STATE" "$FLOOR" "$T/data"
 pid=
 cleanup() {
 	if mountpoint -q "$MNT"; then fusermount3 -u "$MNT" || true; fi
-	[[ -n $pid ]] && wait "$pid" 2>/dev/null || true
+	if [[ -n $pid ]]; then wait "$pid" 2>/dev/null || true; fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
