@@ -87,6 +87,9 @@ nohup "$build/tools/cloudfs-agent" serve --state "$agent_dir/state" >"$agent_dir
 echo "add $demo_user instance=web1 perms=read note=\"demo share\" expires=+7d" > "$mnt/shares/ctl"
 echo 'check' > "$mnt/self/ctl"
 for _ in $(seq 50); do [ "$(cat "$mnt/instances/web1/status")" = online ] && break; sleep 0.2; done
+# a mirror of web1's www/ into www-copy/ on the same host, kept in step
+echo 'add site web1:www web1:www-copy' > "$mnt/mirrors/ctl"
+for _ in $(seq 100); do [ "$(cat "$mnt/mirrors/site/status")" = in-sync ] && break; sleep 0.2; done
 
 cat <<MSG
 
@@ -97,6 +100,8 @@ cloudfs is mounted at $mnt (state in $state).  Try:
   cat $mnt/instances/web1/info $mnt/instances/web1/health
   cat $mnt/instances/web1/logs/app $mnt/instances/web1/config/site
   echo 'run uptime' > $mnt/instances/web1/ctl; cat $mnt/jobs/2/log
+  cat $mnt/mirrors/site/status $mnt/mirrors/site/plan   a mirror (www → www-copy)
+  echo hi > $mnt/mirrors/site/files/new.html; ls $agent_dir/root/www-copy
   ls -l $mnt/repos/demo/snapshots/ a restic repository with two snapshots
   cat $mnt/repos/demo/snapshots/latest$restic_dir/data/notes.txt
   cat $mnt/shares/*/share.json    a share to the user $demo_user
