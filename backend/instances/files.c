@@ -292,6 +292,32 @@ static int stat_path(struct files_tree *t, const char *path, uint64_t *node, str
 	return rc;
 }
 
+/* One call about a node: METHOD /v1/file/OP?path=<node's path><ident>, then
+ * "&KEY=" + encoded xval when xkey is set, then suffix (already encoded) when
+ * set.  The reply is the caller's to free. */
+static int node_call(struct files_tree *t, uint64_t node, const char *method, const char *op,
+		     const char *xkey, const char *xval, const char *suffix, const void *body,
+		     size_t len, struct agent_reply *r)
+{
+	char *p = node_path(t, node);
+	if (!p) {
+		memset(r, 0, sizeof *r);
+		return -ESTALE;
+	}
+	struct cfs_buf tg = CFS_BUF_INIT;
+	build(&tg, op, "path", p);
+	free(p);
+	if (xkey) {
+		cfs_buf_printf(&tg, "&%s=", xkey);
+		wire_urlencode(xval, &tg);
+	}
+	if (suffix)
+		cfs_buf_puts(&tg, suffix);
+	int rc = call(t, method, tg.data, body, len, r);
+	cfs_buf_free(&tg);
+	return rc;
+}
+
 /* ---- read ops ---- */
 
 static int files_getattr(void *tree, uint64_t node, struct cfs_vattr *a)
@@ -403,16 +429,8 @@ static int files_readdir(void *tree, uint64_t node, uint64_t offset, vtree_fill_
 
 static int files_readlink(void *tree, uint64_t node, struct cfs_buf *out)
 {
-	struct files_tree *t = tree;
-	char *p = node_path(t, node);
-	if (!p)
-		return -ESTALE;
-	struct cfs_buf tg = CFS_BUF_INIT;
 	struct agent_reply r;
-	build(&tg, "readlink", "path", p);
-	free(p);
-	int rc = call(t, "GET", tg.data, NULL, 0, &r);
-	cfs_buf_free(&tg);
+	int rc = node_call(tree, node, "GET", "readlink", NULL, NULL, NULL, NULL, 0, &r);
 	cJSON *j = rc ? NULL : parse(&r);
 	agent_reply_free(&r);
 	if (!rc) {
@@ -435,18 +453,8 @@ static int files_readlink(void *tree, uint64_t node, struct cfs_buf *out)
 
 static int files_getxattr(void *tree, uint64_t node, const char *name, struct cfs_buf *out)
 {
-	struct files_tree *t = tree;
-	char *p = node_path(t, node);
-	if (!p)
-		return -ESTALE;
-	struct cfs_buf tg = CFS_BUF_INIT;
 	struct agent_reply r;
-	build(&tg, "getxattr", "path", p);
-	free(p);
-	cfs_buf_puts(&tg, "&name=");
-	wire_urlencode(name, &tg);
-	int rc = call(t, "GET", tg.data, NULL, 0, &r);
-	cfs_buf_free(&tg);
+	int rc = node_call(tree, node, "GET", "getxattr", "name", name, NULL, NULL, 0, &r);
 	if (!rc && r.body.len)
 		rc = cfs_buf_append(out, r.body.data, r.body.len);
 	agent_reply_free(&r);
@@ -455,16 +463,8 @@ static int files_getxattr(void *tree, uint64_t node, const char *name, struct cf
 
 static int files_listxattr(void *tree, uint64_t node, struct cfs_buf *out)
 {
-	struct files_tree *t = tree;
-	char *p = node_path(t, node);
-	if (!p)
-		return -ESTALE;
-	struct cfs_buf tg = CFS_BUF_INIT;
 	struct agent_reply r;
-	build(&tg, "listxattr", "path", p);
-	free(p);
-	int rc = call(t, "GET", tg.data, NULL, 0, &r);
-	cfs_buf_free(&tg);
+	int rc = node_call(tree, node, "GET", "listxattr", NULL, NULL, NULL, NULL, 0, &r);
 	cJSON *j = rc ? NULL : parse(&r);
 	agent_reply_free(&r);
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "names"), *it;
@@ -477,16 +477,8 @@ static int files_listxattr(void *tree, uint64_t node, struct cfs_buf *out)
 
 static int files_statfs(void *tree, uint64_t node, struct statvfs *st)
 {
-	struct files_tree *t = tree;
-	char *p = node_path(t, node);
-	if (!p)
-		return -ESTALE;
-	struct cfs_buf tg = CFS_BUF_INIT;
 	struct agent_reply r;
-	build(&tg, "statfs", "path", p);
-	free(p);
-	int rc = call(t, "GET", tg.data, NULL, 0, &r);
-	cfs_buf_free(&tg);
+	int rc = node_call(tree, node, "GET", "statfs", NULL, NULL, NULL, NULL, 0, &r);
 	cJSON *j = rc ? NULL : parse(&r);
 	agent_reply_free(&r);
 	if (!rc) {
@@ -1032,45 +1024,23 @@ static int files_create(void *tree, uint64_t parent, const char *name, mode_t mo
 static int files_setxattr(void *tree, uint64_t node, const char *name, const char *value,
 			  size_t size, int flags)
 {
-	struct files_tree *t = tree;
 	if (!may(CFS_ACT_WRITE))
 		return -EACCES;
-	char *p = node_path(t, node);
-	if (!p)
-		return -ESTALE;
-	struct cfs_buf tg = CFS_BUF_INIT;
+	/* XATTR_CREATE (1) and XATTR_REPLACE (2) travel as words */
+	const char *f = flags == 1 ? "&flags=create" : flags == 2 ? "&flags=replace" : NULL;
 	struct agent_reply r;
-	build(&tg, "setxattr", "path", p);
-	free(p);
-	cfs_buf_puts(&tg, "&name=");
-	wire_urlencode(name, &tg);
-	if (flags == 1)   /* XATTR_CREATE */
-		cfs_buf_puts(&tg, "&flags=create");
-	else if (flags == 2)   /* XATTR_REPLACE */
-		cfs_buf_puts(&tg, "&flags=replace");
-	int rc = call(t, "POST", tg.data, value, size, &r);
+	int rc = node_call(tree, node, "POST", "setxattr", "name", name, f, value, size, &r);
 	agent_reply_free(&r);
-	cfs_buf_free(&tg);
 	return rc;
 }
 
 static int files_removexattr(void *tree, uint64_t node, const char *name)
 {
-	struct files_tree *t = tree;
 	if (!may(CFS_ACT_WRITE))
 		return -EACCES;
-	char *p = node_path(t, node);
-	if (!p)
-		return -ESTALE;
-	struct cfs_buf tg = CFS_BUF_INIT;
 	struct agent_reply r;
-	build(&tg, "removexattr", "path", p);
-	free(p);
-	cfs_buf_puts(&tg, "&name=");
-	wire_urlencode(name, &tg);
-	int rc = call(t, "POST", tg.data, NULL, 0, &r);
+	int rc = node_call(tree, node, "POST", "removexattr", "name", name, NULL, NULL, 0, &r);
 	agent_reply_free(&r);
-	cfs_buf_free(&tg);
 	return rc;
 }
 
