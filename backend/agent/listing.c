@@ -101,7 +101,8 @@ static int read_names(int fd, char ***out, size_t *n)
 		free(v);
 		return r;
 	}
-	qsort(v, cnt, sizeof *v, name_cmp);
+	if (cnt)
+		qsort(v, cnt, sizeof *v, name_cmp);   /* qsort wants a non-NULL base */
 	*out = v;
 	*n = cnt;
 	return 0;
