@@ -21,7 +21,7 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${PJD:-}" ] && rm -rf "$PJD"
+	if [ -n "${PJD:-}" ]; then rm -rf "$PJD"; fi
 }
 
 setup() {
@@ -50,7 +50,10 @@ setup() {
 }
 
 teardown() {
-	[ -n "${APID:-}" ] && kill -TERM "$APID" 2>/dev/null && wait "$APID" 2>/dev/null
+	if [ -n "${APID:-}" ]; then
+		kill -TERM "$APID" 2>/dev/null || true
+		wait "$APID" 2>/dev/null || true
+	fi
 	cfs_teardown
 }
 

@@ -33,7 +33,7 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${FIX:-}" ] && rm -rf "$FIX"
+	if [ -n "${FIX:-}" ]; then rm -rf "$FIX"; fi
 }
 
 setup() {
@@ -58,7 +58,10 @@ EOF
 }
 
 teardown() {
-	[ -n "${RCLONE_PID:-}" ] && kill "$RCLONE_PID" 2>/dev/null && wait "$RCLONE_PID" 2>/dev/null
+	if [ -n "${RCLONE_PID:-}" ]; then
+		kill "$RCLONE_PID" 2>/dev/null || true
+		wait "$RCLONE_PID" 2>/dev/null || true
+	fi
 	cfs_teardown
 }
 
