@@ -72,7 +72,7 @@ int cfs_instances_list(struct cfs_engine *e, const struct cfs_caller *c, const c
 	/* names first, then filter: the permit check takes the db lock itself */
 	char **names = NULL;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int r;
 	db_lock(e->db);
 	r = db_prepare(e->db, "SELECT name FROM instances ORDER BY name", &st);
