@@ -80,30 +80,6 @@ int rr_js_string_raw(struct rr_jscan *s, const char **str, size_t *len)
 	return 0;
 }
 
-static size_t utf8(uint32_t c, char *o)
-{
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (char)(0xc0 | c >> 6);
-		o[1] = (char)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xe0 | c >> 12);
-		o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | c >> 18);
-	o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (c & 0x3f));
-	return 4;
-}
-
 int rr_js_string(struct rr_jscan *s, struct cfs_buf *out)
 {
 	const char *str;
@@ -140,7 +116,7 @@ int rr_js_string(struct rr_jscan *s, struct cfs_buf *out)
 			} else if (c >= 0xd800 && c < 0xe000) {
 				c = 0xfffd;   /* a lone surrogate, as Go decodes it */
 			}
-			k += utf8(c, o + k);
+			k += rr_utf8_put(c, o + k);
 			break;
 		}
 		default: o[k++] = e; break;   /* " \ / */

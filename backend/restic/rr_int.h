@@ -409,4 +409,7 @@ int rr_fh_open(struct rr_repo *r, const struct rr_node *n, struct rr_fh **out);
 ssize_t rr_fh_read(struct rr_fh *fh, char *buf, size_t size, uint64_t off);
 void rr_fh_close(struct rr_fh *fh);
 
+/* UTF-8 encoding of code point c into o (1 to 4 bytes); returns the length. */
+size_t rr_utf8_put(uint32_t c, char *o);
+
 #endif

@@ -123,7 +123,7 @@ int rr_gotime_parse(const char *s, struct timespec *ts)
 	return 0;
 }
 
-static size_t utf8_put(uint32_t c, char *o)
+size_t rr_utf8_put(uint32_t c, char *o)
 {
 	if (c < 0x80) {
 		o[0] = (char)c;
@@ -201,7 +201,7 @@ int rr_name_unquote(const char *in, size_t inlen, char **out, size_t *outlen)
 			if (i + n > inlen || hexrun(in + i, n, &v) || v > 0x10ffff ||
 			    (v >= 0xd800 && v <= 0xdfff))
 				goto bad;
-			k += utf8_put(v, o + k);
+			k += rr_utf8_put(v, o + k);
 			i += n;
 			break;
 		}
