@@ -367,6 +367,21 @@ static char *b64_decode(const char *in, size_t *len)
 	return (char *)out;
 }
 
+/* The bytes of o's KEY, or of KEY_b64 when the agent had to encode them (not
+ * UTF-8 or holding NUL); malloc'ed and NUL-terminated, or NULL. */
+static char *json_bytes(const cJSON *o, const char *key, size_t *len)
+{
+	char bkey[64];
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (cJSON_IsString(v)) {
+		*len = strlen(v->valuestring);
+		return strdup(v->valuestring);
+	}
+	snprintf(bkey, sizeof bkey, "%s_b64", key);
+	v = cJSON_GetObjectItemCaseSensitive(o, bkey);
+	return cJSON_IsString(v) ? b64_decode(v->valuestring, len) : NULL;
+}
+
 static int files_readdir(void *tree, uint64_t node, uint64_t offset, vtree_fill_fn fill, void *arg)
 {
 	struct files_tree *t = tree;
@@ -390,15 +405,9 @@ static int files_readdir(void *tree, uint64_t node, uint64_t offset, vtree_fill_
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "entries"), *e;
 		cJSON_ArrayForEach(e, arr)
 		{
-			const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
-			const cJSON *nb = cJSON_GetObjectItemCaseSensitive(e, "name_b64");
 			const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "stat");
-			char *name = NULL;
 			size_t nlen = 0;
-			if (cJSON_IsString(nm))
-				name = strdup(nm->valuestring);
-			else if (cJSON_IsString(nb))
-				name = b64_decode(nb->valuestring, &nlen);
+			char *name = json_bytes(e, "name", &nlen);
 			next++;
 			if (!name || !cJSON_IsObject(s) || strchr(name, '/')) {
 				free(name);
@@ -434,18 +443,10 @@ static int files_readlink(void *tree, uint64_t node, struct cfs_buf *out)
 	cJSON *j = rc ? NULL : parse(&r);
 	agent_reply_free(&r);
 	if (!rc) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "target");
-		const cJSON *vb = cJSON_GetObjectItemCaseSensitive(j, "target_b64");
-		if (cJSON_IsString(v)) {
-			rc = cfs_buf_puts(out, v->valuestring);
-		} else if (cJSON_IsString(vb)) {
-			size_t n;
-			char *d = b64_decode(vb->valuestring, &n);
-			rc = d ? cfs_buf_append(out, d, n) : -EIO;
-			free(d);
-		} else {
-			rc = -EIO;
-		}
+		size_t n;
+		char *d = json_bytes(j, "target", &n);
+		rc = d ? cfs_buf_append(out, d, n) : -EIO;
+		free(d);
 	}
 	cJSON_Delete(j);
 	return rc;
@@ -934,7 +935,8 @@ static int files_setattr(void *tree, uint64_t node, void *fh, const struct cfs_v
 		return -ESTALE;
 	int rc = 0;
 	struct agent_reply r;
-	if (!rc && (to_set & VT_SET_SIZE)) {
+	struct cfs_buf q = CFS_BUF_INIT;
+	if (to_set & VT_SET_SIZE) {
 		struct cfs_buf tg = CFS_BUF_INIT;
 		if (f && f->session[0]) {
 			pthread_mutex_lock(&f->lock);
@@ -948,47 +950,39 @@ static int files_setattr(void *tree, uint64_t node, void *fh, const struct cfs_v
 			build(&tg, "truncate", "path", p);
 		}
 		cfs_buf_printf(&tg, "&size=%llu", (unsigned long long)in->size);
-		if (!rc)
-			rc = call(t, "POST", tg.data, NULL, 0, &r), agent_reply_free(&r);
+		if (!rc) {
+			rc = call(t, "POST", tg.data, NULL, 0, &r);
+			agent_reply_free(&r);
+		}
 		cfs_buf_free(&tg);
 	}
 	if (!rc && (to_set & VT_SET_MODE)) {
-		struct cfs_buf tg = CFS_BUF_INIT;
-		build(&tg, "chmod", "path", p);
-		cfs_buf_printf(&tg, "&mode=%o", (unsigned)(in->mode & 07777));
-		rc = call(t, "POST", tg.data, NULL, 0, &r);
+		cfs_buf_printf(&q, "&mode=%o", (unsigned)(in->mode & 07777));
+		rc = node_call(t, node, "POST", "chmod", NULL, NULL, q.data, NULL, 0, &r);
 		agent_reply_free(&r);
-		cfs_buf_free(&tg);
 	}
 	if (!rc && (to_set & (VT_SET_UID | VT_SET_GID))) {
-		struct cfs_buf tg = CFS_BUF_INIT;
-		build(&tg, "chown", "path", p);
+		cfs_buf_reset(&q);
 		if (to_set & VT_SET_UID)
-			cfs_buf_printf(&tg, "&owner=%u", (unsigned)in->uid);
+			cfs_buf_printf(&q, "&owner=%u", (unsigned)in->uid);
 		if (to_set & VT_SET_GID)
-			cfs_buf_printf(&tg, "&group=%u", (unsigned)in->gid);
-		rc = call(t, "POST", tg.data, NULL, 0, &r);
+			cfs_buf_printf(&q, "&group=%u", (unsigned)in->gid);
+		rc = node_call(t, node, "POST", "chown", NULL, NULL, q.data, NULL, 0, &r);
 		agent_reply_free(&r);
-		cfs_buf_free(&tg);
 	}
 	if (!rc && (to_set & (VT_SET_ATIME | VT_SET_MTIME | VT_SET_ATIME_NOW | VT_SET_MTIME_NOW))) {
-		struct cfs_buf tg = CFS_BUF_INIT;
-		build(&tg, "utimens", "path", p);
-		time_param(&tg, "atime", to_set & VT_SET_ATIME, to_set & VT_SET_ATIME_NOW, &in->atime);
-		time_param(&tg, "mtime", to_set & VT_SET_MTIME, to_set & VT_SET_MTIME_NOW, &in->mtime);
-		rc = call(t, "POST", tg.data, NULL, 0, &r);
+		cfs_buf_reset(&q);
+		time_param(&q, "atime", to_set & VT_SET_ATIME, to_set & VT_SET_ATIME_NOW, &in->atime);
+		time_param(&q, "mtime", to_set & VT_SET_MTIME, to_set & VT_SET_MTIME_NOW, &in->mtime);
+		rc = node_call(t, node, "POST", "utimens", NULL, NULL, q.data, NULL, 0, &r);
 		agent_reply_free(&r);
-		cfs_buf_free(&tg);
 	}
-	if (!rc) {
-		if (f && f->session[0] && (to_set & VT_SET_SIZE)) {
-			/* the size the session holds, not the name's old content */
-			rc = stat_path(t, p, NULL, out);
-			out->size = in->size;
-		} else {
-			rc = stat_path(t, p, NULL, out);
-		}
-	}
+	cfs_buf_free(&q);
+	if (!rc)
+		rc = stat_path(t, p, NULL, out);
+	/* through an open session: the size it holds, not the name's old content */
+	if (!rc && f && f->session[0] && (to_set & VT_SET_SIZE))
+		out->size = in->size;
 	free(p);
 	return rc;
 }
