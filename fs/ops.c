@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,22 +145,36 @@ static void vattr_to_stat(const struct inode_ref *ref, const struct cfs_vattr *a
 	st->st_ctim = a->ctime;
 }
 
-/* Attributes of any inode: table rows from the table, vtree nodes from their tree. */
-static int attr_of(struct fs_ctx *x, const struct cfs_caller *c, const struct inode_ref *ref,
-		   struct stat *st)
+/* How long the kernel may keep a vtree node's name and attributes: what the
+ * tree says for the node (immutable snapshot contents: long), else the row's
+ * ttl. */
+static double vt_ttl(const struct inode_ref *ref, const struct cfs_vattr *a)
 {
+	return a->ttl > 0 ? a->ttl : node_table[ref->row].ttl;
+}
+
+/* Attributes of any inode: table rows from the table, vtree nodes from their
+ * tree.  *ttl (when asked) is how long the kernel may keep them. */
+static int attr_of(struct fs_ctx *x, const struct cfs_caller *c, const struct inode_ref *ref,
+		   struct stat *st, double *ttl)
+{
+	if (ttl)
+		*ttl = 0;
 	if (!ref->vnode) {
 		fill_attr(x, ref, st);
 		return 0;
 	}
 	const struct cfs_vtree_ops *ops;
 	void *tree;
-	struct cfs_vattr a;
+	struct cfs_vattr a = { 0 };
 	int r = vt_resolve(x, c, ref, &ops, &tree);
 	if (!r)
 		r = ops->getattr(tree, ref->vnode, &a);
-	if (!r)
+	if (!r) {
 		vattr_to_stat(ref, &a, st);
+		if (ttl)
+			*ttl = vt_ttl(ref, &a);
+	}
 	return r;
 }
 
@@ -203,18 +219,19 @@ static void vt_entry(const struct inode_ref *pref, uint64_t ino, uint64_t node,
 	memset(ep, 0, sizeof *ep);
 	ep->ino = ino;
 	ep->generation = 1;
-	ep->attr_timeout = ep->entry_timeout = node_table[pref->row].ttl;
+	ep->attr_timeout = ep->entry_timeout = vt_ttl(pref, a);
 	vattr_to_stat(&cref, a, &ep->attr);
 }
 
-/* A name inside a backend-served subtree.  Its nodes are immutable or change
- * rarely (snapshots), so the kernel may keep them for a second. */
+/* A name inside a backend-served subtree.  The kernel keeps it as long as
+ * the tree says (vt_ttl): a second for the top of snapshots/, an hour for
+ * what is inside a snapshot, nothing for an instance's files. */
 static void lookup_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_caller *c,
 			 const struct inode_ref *pref, const char *name)
 {
 	const struct cfs_vtree_ops *ops;
 	void *tree;
-	struct cfs_vattr a;
+	struct cfs_vattr a = { 0 };
 	uint64_t node, ino;
 	int r = vt_resolve(x, c, pref, &ops, &tree);
 	if (!r)
@@ -285,7 +302,7 @@ static void cfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	cref.vnode = vnode;
 	if (vnode) {
 		set_vtree_caller_row(req, row);
-		r = attr_of(x, &c, &cref, &ep.attr);
+		r = attr_of(x, &c, &cref, &ep.attr, NULL);
 		if (r) {
 			reply_fail(req, &c, &cref, "lookup", r, NULL);
 			return;
@@ -365,12 +382,13 @@ static void cfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		fuse_reply_err(req, -r);
 		return;
 	}
-	r = attr_of(ctx_of(req), &c, &ref, &st);
+	double ttl;
+	r = attr_of(ctx_of(req), &c, &ref, &st, &ttl);
 	if (r) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fuse_reply_attr(req, &st, ref.vnode ? node_table[ref.row].ttl : 0);
+	fuse_reply_attr(req, &st, ttl);
 }
 
 static void setattr_vtree(fuse_req_t req, const struct cfs_caller *c, const struct inode_ref *ref,
@@ -385,7 +403,7 @@ static void setattr_vtree(fuse_req_t req, const struct cfs_caller *c, const stru
 		reply_fail(req, c, ref, "setattr", r, r == -EROFS ? "this tree is read-only" : NULL);
 		return;
 	}
-	struct cfs_vattr in, out;
+	struct cfs_vattr in, out = { 0 };
 	memset(&in, 0, sizeof in);
 	int set = 0;
 	if (to_set & FUSE_SET_ATTR_MODE)
@@ -493,12 +511,15 @@ static void opendir_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_cal
 {
 	const struct cfs_vtree_ops *ops;
 	void *tree;
-	struct cfs_vattr a;
+	struct cfs_vattr a = { 0 };
 	int r = vt_resolve(x, c, ref, &ops, &tree);
 	if (!r)
 		r = ops->getattr(tree, ref->vnode, &a);
 	if (!r && !S_ISDIR(a.mode))
 		r = -ENOTDIR;
+	/* a directory the tree says lives longer than its row (inside a
+	 * snapshot) never changes: the kernel may keep its listing */
+	bool immutable = !r && a.ttl > node_table[ref->row].ttl;
 	struct fs_handle *h = r ? NULL : handle_new(ref, fi->flags);
 	if (!r && !h)
 		r = -ENOMEM;
@@ -516,7 +537,8 @@ static void opendir_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_cal
 		return;
 	}
 	fi->fh = (uintptr_t)h;
-	fi->cache_readdir = 0;
+	fi->cache_readdir = immutable;
+	fi->keep_cache = immutable;
 	fuse_reply_open(req, fi);
 }
 
@@ -635,8 +657,10 @@ static void open_vtree(fuse_req_t req, struct fs_ctx *x, const struct cfs_caller
 	h->vfh = vfh;
 	h->vops = ops;
 	h->vtree = tree;
-	/* read-only trees (snapshots) never change under a name: keep the cache */
+	/* read-only trees (snapshots) never change under a name: keep the cache,
+	 * and a close has nothing to flush */
 	fi->keep_cache = ops->write ? 0 : 1;
+	fi->noflush = !ops->write && !ops->flush;
 	fi->fh = (uintptr_t)h;
 	fuse_reply_open(req, fi);
 }
@@ -748,6 +772,47 @@ static void read_ctl(fuse_req_t req, struct fs_handle *h, size_t size, off_t off
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* Each worker thread keeps one buffer for tree reads: a fresh 128 KiB
+ * allocation per read costs page faults on every request. */
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+static bool rbuf_key_ok;
+
+struct rbuf {
+	size_t cap;
+	char data[];
+};
+
+static void rbuf_init(void)
+{
+	rbuf_key_ok = pthread_key_create(&rbuf_key, free) == 0;
+}
+
+/* A buffer of size bytes, this thread's own; *own when the caller frees it. */
+static char *read_buf(size_t size, bool *own)
+{
+	pthread_once(&rbuf_once, rbuf_init);
+	struct rbuf *b = rbuf_key_ok ? pthread_getspecific(rbuf_key) : NULL;
+	*own = false;
+	if (b && b->cap >= size)
+		return b->data;
+	if (!rbuf_key_ok || size > (4u << 20)) {
+		*own = true;
+		return malloc(size ? size : 1);
+	}
+	struct rbuf *nb = malloc(sizeof *nb + size);
+	if (!nb)
+		return NULL;
+	nb->cap = size;
+	if (pthread_setspecific(rbuf_key, nb)) {
+		free(nb);
+		*own = true;
+		return malloc(size ? size : 1);
+	}
+	free(b);
+	return nb->data;
+}
+
 static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -755,7 +820,8 @@ static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_handle *h = FH(fi);
 	op_count(req, CFS_OP_READ);
 	if (h->vops) {
-		char *buf = malloc(size ? size : 1);
+		bool own;
+		char *buf = read_buf(size, &own);
 		if (!buf) {
 			fuse_reply_err(req, ENOMEM);
 			return;
@@ -770,7 +836,8 @@ static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		} else {
 			fuse_reply_buf(req, buf, (size_t)n);
 		}
-		free(buf);
+		if (own)
+			free(buf);
 		return;
 	}
 	switch (node_table[h->ref.row].kind) {
@@ -965,7 +1032,7 @@ static void cfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct cfs_caller c;
 	const struct cfs_vtree_ops *ops;
 	void *tree;
-	struct cfs_vattr a;
+	struct cfs_vattr a = { 0 };
 	uint64_t node = 0;
 	if (change_parent(req, parent, "mkdir", &ref, &c, &ops, &tree))
 		return;
@@ -979,7 +1046,7 @@ static void cfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct cfs_caller c;
 	const struct cfs_vtree_ops *ops;
 	void *tree;
-	struct cfs_vattr a;
+	struct cfs_vattr a = { 0 };
 	uint64_t node = 0;
 	if (change_parent(req, parent, "mknod", &ref, &c, &ops, &tree))
 		return;
@@ -993,7 +1060,7 @@ static void cfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, con
 	struct cfs_caller c;
 	const struct cfs_vtree_ops *ops;
 	void *tree;
-	struct cfs_vattr a;
+	struct cfs_vattr a = { 0 };
 	uint64_t node = 0;
 	if (change_parent(req, parent, "symlink", &ref, &c, &ops, &tree))
 		return;
@@ -1007,7 +1074,7 @@ static void cfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const
 	struct cfs_caller c;
 	const struct cfs_vtree_ops *ops;
 	void *tree;
-	struct cfs_vattr a;
+	struct cfs_vattr a = { 0 };
 	if (change_parent(req, newparent, "link", &ref, &c, &ops, &tree))
 		return;
 	if (inode_ref(ino, &src) || !src.vnode || src.row != ref.row ||
@@ -1069,7 +1136,7 @@ static void cfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	struct cfs_caller c;
 	const struct cfs_vtree_ops *ops;
 	void *tree, *vfh = NULL;
-	struct cfs_vattr a;
+	struct cfs_vattr a = { 0 };
 	uint64_t node = 0, ino;
 	if (change_parent(req, parent, "create", &ref, &c, &ops, &tree))
 		return;

@@ -78,7 +78,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "repos", "retention", CK_RETENTION, CF(repos_retention),
 	  .def = "keep-last=20 keep-daily=7 keep-weekly=4 keep-monthly=6" },
 	{ "repos", "bcrypt_cost", CK_INT, CF(repos_bcrypt_cost), .min = 4, .max = 31, .def = "5" },
-	{ "repos", "cache_size", CK_SIZE, CF(repos_cache_size), .min = 1 << 20, .max = INT64_MAX, .def = "64M" },
+	{ "repos", "cache_size", CK_SIZE, CF(repos_cache_size), .min = 1 << 20, .max = INT64_MAX, .def = "32M" },
 	{ "repos", "refresh", CK_DUR, CF(repos_refresh_s), .min = 1, .max = CFG_MAX_DURATION, .def = "60s" },
 	{ "repos", "quota_scan", CK_DUR, CF(repos_quota_scan_s), .min = 1, .max = CFG_MAX_DURATION, .def = "5m" },
 	{ "repos.*", "path", CK_PATH, AF(path), .def = "" },

@@ -29,6 +29,10 @@ struct cfs_vattr {
 	uint64_t blocks;        /* 512-byte blocks; 0 lets fs compute from size */
 	dev_t rdev;
 	struct timespec atime, mtime, ctime;
+	/* Seconds the kernel may keep this node's name and attributes; 0 (as
+	 * zeroed attributes have it) means the tree's default (its node row's
+	 * ttl).  An immutable node (inside a snapshot) may say much longer. */
+	double ttl;
 };
 
 /* readdir callback: return non-zero to stop (buffer full). */

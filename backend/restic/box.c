@@ -13,12 +13,17 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+/* Fetched once: an implicit fetch per blob (EVP_aes_256_ctr() and the
+ * like) costs a locked provider lookup every time. */
 static EVP_MAC *poly_mac;
+static EVP_CIPHER *aes128_ecb, *aes256_ctr;
 static pthread_once_t poly_once = PTHREAD_ONCE_INIT;
 
 static void poly_init(void)
 {
 	poly_mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+	aes128_ecb = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
+	aes256_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
 }
 
 int rr_sha256(const void *data, size_t len, uint8_t out[RR_ID_LEN])
@@ -37,11 +42,11 @@ int rr_poly1305_aes(const uint8_t k[16], const uint8_t r[16], const uint8_t nonc
 	EVP_MAC_CTX *m = NULL;
 
 	pthread_once(&poly_once, poly_init);
-	if (!poly_mac)
+	if (!poly_mac || !aes128_ecb)
 		return -EIO;
 	memcpy(pk, r, 16);
 	c = EVP_CIPHER_CTX_new();
-	if (!c || !EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, k, NULL) ||
+	if (!c || !EVP_EncryptInit_ex(c, aes128_ecb, NULL, k, NULL) ||
 	    !EVP_CIPHER_CTX_set_padding(c, 0) || !EVP_EncryptUpdate(c, pk + 16, &ol, nonce, 16) ||
 	    ol != 16)
 		goto out;
@@ -69,9 +74,12 @@ out:
 static int ctr_crypt(const uint8_t key[32], const uint8_t iv[16], const uint8_t *in, size_t len,
 		     uint8_t *out)
 {
+	pthread_once(&poly_once, poly_init);
+	if (!aes256_ctr)
+		return -EIO;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int ret = -EIO, ol;
-	if (!c || !EVP_EncryptInit_ex(c, EVP_aes_256_ctr(), NULL, key, iv))
+	if (!c || !EVP_EncryptInit_ex(c, aes256_ctr, NULL, key, iv))
 		goto out;
 	while (len > 0) {
 		int n = len > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)len;

@@ -69,6 +69,35 @@ void *rr_big_alloc(size_t n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* One zstd decoder per thread, kept: making one costs more than decoding a
+ * small blob (most blobs of a tree of small files are a few hundred bytes). */
+static pthread_key_t dctx_key;
+static bool dctx_key_ok;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+
+static void dctx_free(void *d)
+{
+	ZSTD_freeDCtx(d);
+}
+
+static void dctx_init(void)
+{
+	dctx_key_ok = pthread_key_create(&dctx_key, dctx_free) == 0;
+}
+
+/* This thread's decoder; *own when the caller must free it (no key). */
+static ZSTD_DCtx *dctx_get(bool *own)
+{
+	pthread_once(&dctx_once, dctx_init);
+	*own = !dctx_key_ok;
+	if (*own)
+		return ZSTD_createDCtx();
+	ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+	if (!d && (d = ZSTD_createDCtx()) && pthread_setspecific(dctx_key, d))
+		*own = true;
+	return d;
+}
+
 void rr_big_free(void *p, size_t n)
 {
 	if (!p)
@@ -98,7 +127,13 @@ int rr_blob_decode(const struct rr_mkey *mk, const uint8_t *box, size_t len, uin
 		ret = -ENOMEM;
 		if (!(res = rr_big_alloc(ulen)))
 			goto out;
-		size_t got = ZSTD_decompress(res, ulen, pt, n);
+		bool own;
+		ZSTD_DCtx *d = dctx_get(&own);
+		if (!d)
+			goto out;
+		size_t got = ZSTD_decompressDCtx(d, res, ulen, pt, n);
+		if (own)
+			ZSTD_freeDCtx(d);
 		ret = -EIO;
 		if (ZSTD_isError(got) || got != ulen)
 			goto out;

@@ -45,6 +45,11 @@
 #include "core/vtree.h"
 
 #define RR_INDEX_BYTES_PER_BLOB 48
+/* What is inside a snapshot never changes: its nodes carry this ttl (in
+ * struct cfs_vattr), so the kernel keeps their names, attributes and
+ * listings.  The top of snapshots/ (the snapshot names, latest,
+ * ids/, hosts/, tags/) keeps the mount's short default, so refreshes show. */
+#define RR_TTL_IMMUTABLE 3600.0
 
 struct rr_repo;
 
@@ -52,7 +57,7 @@ struct rr_open_opts {
 	const char *location;    /* a local directory, or "rest:http(s)://[user:pass@]host:port/path/" */
 	const char *password;    /* repository password */
 	const char *cache_dir;   /* where the index cache file lives (NULL: no persistent cache) */
-	size_t blob_cache_bytes; /* LRU size; 0 → default 64 MiB */
+	size_t blob_cache_bytes; /* LRU size; 0 → default 32 MiB */
 	int refresh_secs;        /* snapshots re-listed at most this often on readdir of the
 				    root; 0 → default 60, negative → only on rr_refresh() */
 };

@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "core/util.h"
 
-#define DEFAULT_BLOB_CACHE (64u << 20)
+#define DEFAULT_BLOB_CACHE (32u << 20)
 #define TREE_CACHE (32u << 20)
 
 /* Which key file opened which location, so a second open tries it first. */

@@ -101,6 +101,7 @@ static void node_attr(const struct rr_node *n, struct cfs_vattr *a)
 	a->mtime = n->mtime;
 	a->ctime = n->ctime;
 	a->rdev = (dev_t)n->rdev;
+	a->ttl = RR_TTL_IMMUTABLE;
 	switch (n->type) {
 	case RR_N_DIR:
 		a->nlink = 2;

@@ -5,6 +5,14 @@
 # snapshot, `find | wc -l`, `stat` of every file, read-all throughput and the
 # mount's peak RSS.  FILES small files and BIG_MB of large files (defaults
 # 20000 and 200) make the tree.
+#
+# "Cold first ls" runs with the page cache dropped and a fresh state dir
+# (no persisted index), from starting the mount command to the end of
+# `ls snapshots/latest/`: for cloudfs that is the mount, the key derivation
+# (scrypt, with the key file's parameters), the config, the snapshot list, the
+# index files and the root tree; for `restic mount` the same up to the moment
+# its latest/ lists.  Each walk starts with caches dropped, so the kernel
+# asks the mount again for every name.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)

@@ -93,7 +93,7 @@ static void check_defaults(const struct cfs_config *c)
 	assert_string_equal(c->repos_prune_at, "04:00");
 	assert_string_equal(c->repos_retention, "keep-last=20 keep-daily=7 keep-weekly=4 keep-monthly=6");
 	assert_int_equal(c->repos_bcrypt_cost, 5);
-	assert_int_equal(c->repos_cache_size, 64u << 20);
+	assert_int_equal(c->repos_cache_size, 32u << 20);
 	assert_int_equal(c->repos_refresh_s, 60);
 	assert_int_equal(c->repos_quota_scan_s, 300);
 	assert_int_equal(c->n_attached, 0);
@@ -610,7 +610,7 @@ static void test_render_roundtrip(void **state)
 	assert_int_equal(cfs_config_render(&c, &b1), 0);
 	assert_non_null(strstr(b1.data, "[poll]\ninterval = 5s\ntimeout = 10s\nstale_after = 3\n"));
 	assert_non_null(strstr(b1.data, "\nroot =\n"));
-	assert_non_null(strstr(b1.data, "\ncache_size = 64M\n"));
+	assert_non_null(strstr(b1.data, "\ncache_size = 32M\n"));
 	assert_non_null(strstr(b1.data, "\nmax_delete = 50%\n"));
 	assert_non_null(strstr(b1.data, "\nkeep = 7d\n"));
 	assert_non_null(strstr(b1.data, "\nquota_scan = 5m\n"));
