@@ -48,6 +48,8 @@ struct agent_conf {
 	size_t nlogs;
 	struct agent_named_path *configs;
 	size_t nconfigs;
+	int64_t tmp_sweep_after;  /* seconds: write-session temp files older than
+	                             this are removed by the listing; 0 never */
 };
 
 /* Parse agent.conf text; fname only names the file in messages

@@ -23,6 +23,8 @@
 #define CONF_DEFAULT_TIMEOUT_MS (30 * 1000)
 #define CONF_DEFAULT_OUTPUT_CAP (1u << 20)
 #define CONF_MAX_OUTPUT_CAP (4u << 20)
+#define CONF_DEFAULT_TMP_SWEEP (60 * 60)
+#define CONF_MAX_TMP_SWEEP (365 * 86400)
 
 enum { SEC_NONE, SEC_AGENT, SEC_COMMAND, SEC_LOGS, SEC_CONFIG };
 
@@ -246,6 +248,19 @@ static void agent_key(struct conf_ctx *x, const char *name, const char *value)
 					    "trusted_proxies" };
 	struct agent_conf *c = x->c;
 	char **slots[] = { &c->root, &c->listen, &c->tls_cert, &c->tls_key, &c->trusted_proxies };
+	if (!strcmp(name, "tmp_sweep_after")) {
+		int64_t secs;
+		if (x->agent_seen & (1u << 5)) {
+			fail(x, x->line, "%s given twice in [agent]", name);
+			return;
+		}
+		x->agent_seen |= 1u << 5;
+		if (cfs_duration_parse(value, &secs) || secs > CONF_MAX_TMP_SWEEP)
+			fail(x, x->line, "tmp_sweep_after must be a duration like 30m, 1h, 2d (0: never)");
+		else
+			c->tmp_sweep_after = secs;
+		return;
+	}
 	for (unsigned i = 0; i < 5; i++) {
 		if (strcmp(name, keys[i]))
 			continue;
@@ -266,7 +281,7 @@ static void agent_key(struct conf_ctx *x, const char *name, const char *value)
 		return;
 	}
 	fail(x, x->line, "unknown key \"%s\" in [agent] (keys: root, listen, tls_cert, tls_key, "
-	     "trusted_proxies)", name);
+	     "trusted_proxies, tmp_sweep_after)", name);
 }
 
 static void command_key(struct conf_ctx *x, const char *name, const char *value)
@@ -385,6 +400,7 @@ int agent_conf_parse(const char *text, const char *fname, struct agent_conf **ou
 	};
 	if (!x.c)
 		return cfs_errf(err, -ENOMEM, "out of memory");
+	x.c->tmp_sweep_after = CONF_DEFAULT_TMP_SWEEP;
 	int rc = ini_parse_stream(conf_reader, &x, conf_handler, &x);
 	if (!x.r && rc > 0)
 		fail(&x, rc, "expected \"key = value\" or \"[section]\"");

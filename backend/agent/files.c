@@ -23,6 +23,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "agent/cdc.h"
 #include "core/util.h"
 
 #define READDIR_MAX 5000
@@ -825,6 +826,7 @@ static const struct {
 	{ "stat", false, op_stat },
 	{ "readdir", false, op_readdir },
 	{ "read", false, op_read },
+	{ "chunks", false, agent_file_chunks },   /* chunks.c */
 	{ "readlink", false, op_readlink },
 	{ "statfs", false, op_statfs },
 	{ "access", false, op_access },

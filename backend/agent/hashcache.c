@@ -359,6 +359,7 @@ struct hcache *agent_mirror_hcache(struct agent_mirror *m)
 
 void agent_mirror_release(struct agent *a)
 {
+	agent_watch_release(a);
 	pthread_mutex_lock(&mirrors_lock);
 	for (struct agent_mirror **pp = &mirrors_head; *pp;) {
 		struct agent_mirror *m = *pp;

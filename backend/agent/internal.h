@@ -150,6 +150,10 @@ struct cJSON *agent_exec_result_json(const struct exec_result *r);
 
 /* ---------- sessions (session.c) ---------- */
 
+/* Does a live write session hold this inode, as its temp file or its
+ * target?  The sweep of stale temp files (listing.c) leaves those alone. */
+bool agent_sessions_hold(struct agent *a, dev_t dev, ino_t ino);
+
 int agent_sessions_new(struct agent_sessions **out);
 void agent_sessions_free(struct agent_sessions *s);
 
@@ -184,6 +188,20 @@ void agent_route_git(struct agent *a, const char *op, const struct wire_request 
 		     const struct query *q, struct wire_response *rs);
 
 /* ---------- shared by files.c / session.c ---------- */
+
+/* GET /v1/file/chunks?path=P[&avg=N] as files.c dispatches it (already
+ * acting as the caller): the chunk list of a regular file, binary:
+ *   "CDC1", u32 avg, u64 size, then per chunk u32 len, u64 XXH3-64
+ * (all big-endian).  0 after replying, or a negative errno to reply as an
+ * fs_error. */
+int agent_file_chunks(struct agent *a, const struct wire_request *rq, const struct query *q,
+		      struct wire_response *rs);
+
+/* Open (dirfd, name) for reading when it is a regular file, never
+ * following it: -EISDIR (a directory, or name "" for the root), -EINVAL
+ * (symlink, fifo, device: never opened), or open's errno.  *st is its
+ * fstat. */
+int agent_open_regular(int dirfd, const char *name, int *fd, struct stat *st);
 
 /* Parse an octal mode ("0644", "100644"); -EINVAL. */
 int agent_parse_mode(const char *s, mode_t *out);

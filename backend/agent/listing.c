@@ -5,7 +5,10 @@
  * and the next page skips every subtree that sorts before it without
  * reading it.  Nothing is followed: symlinks are reported with their
  * target, directories are opened with O_NOFOLLOW below the confined start.
- * Write-session temp files (.cloudfs-tmp-*) are never listed. */
+ * Write-session temp files (.cloudfs-tmp-*) are never listed; one the walk
+ * meets that is older than agent.conf's tmp_sweep_after (by ctime, which
+ * every write and rename touches) and that no live session holds is left
+ * over from a transfer killed midway, and is removed. */
 #include "agent/mirror_api.h"
 
 #include <cjson/cJSON.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/cdc.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -26,6 +30,9 @@
 #define LIST_DEPTH 256
 
 struct walk {
+	struct agent *a;
+	int64_t sweep_before_ms;  /* temp files changed before this go; 0: none */
+	uint64_t swept;
 	struct hcache *hc;
 	const char *cursor;       /* NULL: from the start */
 	bool eol;
@@ -56,8 +63,29 @@ static int name_cmp(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-/* Every name in the directory but ".", ".." and temp files, sorted. */
-static int read_names(int fd, char ***out, size_t *n)
+/* A temp file met in the directory fd: remove it when it is stale. */
+static void sweep(struct walk *w, int fd, const char *name, const char *rel)
+{
+	struct stat st;
+	if (!w->sweep_before_ms || fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    S_ISDIR(st.st_mode))
+		return;
+	int64_t ctime_ms = (int64_t)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000;
+	if (ctime_ms >= w->sweep_before_ms || agent_sessions_hold(w->a, st.st_dev, st.st_ino))
+		return;
+	if (unlinkat(fd, name, 0) < 0) {
+		log_debug("cannot remove the stale temp file %s%s%s: %s", rel, *rel ? "/" : "", name,
+			  strerror(errno));
+		return;
+	}
+	log_info("removed the stale temp file %s%s%s (left by an interrupted transfer)", rel,
+		 *rel ? "/" : "", name);
+	w->swept++;
+}
+
+/* Every name in the directory but ".", ".." and temp files (swept when
+ * stale), sorted.  rel is the directory's path, for the log. */
+static int read_names(struct walk *w, int fd, const char *rel, char ***out, size_t *n)
 {
 	int dup_fd = dup(fd);
 	if (dup_fd < 0)
@@ -74,9 +102,12 @@ static int read_names(int fd, char ***out, size_t *n)
 	struct dirent *de;
 	while ((errno = 0, de = readdir(d))) {
 		const char *nm = de->d_name;
-		if (!strcmp(nm, ".") || !strcmp(nm, "..") ||
-		    !strncmp(nm, AGENT_TMP_PREFIX, sizeof AGENT_TMP_PREFIX - 1))
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
 			continue;
+		if (!strncmp(nm, AGENT_TMP_PREFIX, sizeof AGENT_TMP_PREFIX - 1)) {
+			sweep(w, dirfd(d), nm, rel);
+			continue;
+		}
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 32;
 			char **nv = realloc(v, cap * sizeof *nv);
@@ -172,7 +203,7 @@ static int walk_dir(struct walk *w, int fd, char *rel, size_t rlen, int depth)
 		return 0;
 	char **names = NULL;
 	size_t n = 0;
-	int r = read_names(fd, &names, &n);
+	int r = read_names(w, fd, rel, &names, &n);
 	if (r)
 		return depth ? 0 : r;   /* an unreadable subdirectory is skipped */
 	for (size_t i = 0; i < n && !r && !w->full; i++) {
@@ -249,7 +280,10 @@ void agent_route_listing(struct agent *a, const struct wire_request *rq, const s
 			return;
 		}
 	}
+	int64_t sweep_after = a->conf->tmp_sweep_after;
 	struct walk w = {
+		.a = a,
+		.sweep_before_ms = sweep_after > 0 ? cfs_now_ms() - sweep_after * 1000 : 0,
 		.hc = agent_mirror_hcache(m),
 		.cursor = cursor,
 		.eol = eol && (!strcmp(eol, "1") || !strcmp(eol, "yes") || !strcmp(eol, "true")),
@@ -296,6 +330,7 @@ void agent_route_listing(struct agent *a, const struct wire_request *rq, const s
 		cJSON_AddNullToObject(j, "next");
 	agent_json_u64(j, "hashed_bytes", w.hashed);
 	agent_json_u64(j, "cached", w.cached);
+	agent_json_u64(j, "swept", w.swept);
 	hcache_save(w.hc);
 	agent_reply_json(rs, 200, j);
 }

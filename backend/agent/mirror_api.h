@@ -51,7 +51,8 @@ void agent_mirror_release(struct agent *a);
  * recursively, in a stable order, one page at a time:
  * {"entries":[{"path","type","size","mtime","mtime_nsec","mode",
  *   "xxh128"(files),"target"(symlinks),"text","xxh128_lf"(eol)}…],
- *  "next":CURSOR|null,"hashed_bytes":N,"cached":N} */
+ *  "next":CURSOR|null,"hashed_bytes":N,"cached":N,"swept":N}
+ * ("swept": stale temp files removed on the way, see tmp_sweep_after) */
 void agent_route_listing(struct agent *a, const struct wire_request *rq, const struct query *q,
 			 struct wire_response *rs);
 /* Stable order of the walk: component-wise byte order (a '/' sorts first). */
@@ -59,12 +60,25 @@ int agent_listing_cmp(const char *a, const char *b);
 
 /* ---------- watch.c ---------- */
 
-/* GET /v1/watch?path=P → {"cursor":C}; GET /v1/changes?cursor=C[&timeout=S]
- * → {"cursor":C2,"paths":[…],"overflow":bool} after changes (or timeout). */
+#define AGENT_WATCH_MAX 64         /* watched directories per agent */
+#define AGENT_WATCH_WAITERS 4      /* long-polls waiting at once; more answer at once */
+
+/* GET /v1/watch?path=P → {"cursor":C}: P's whole subtree watched (inotify),
+ * shared with an earlier watch of the same directory.
+ * GET /v1/changes?cursor=C[&timeout=S] (since= too) → {"cursor":C2,
+ * "paths":[…],"paths_b64":[…](non-UTF-8 only),"overflow":bool} once
+ * something changed after C, or after S seconds (default 5, at most 60);
+ * 410 unknown_cursor (ESTALE) for a watch this process does not have. */
 void agent_route_watch(struct agent *a, const struct wire_request *rq, const struct query *q,
 		       struct wire_response *rs);
 void agent_route_changes(struct agent *a, const struct wire_request *rq, const struct query *q,
 			 struct wire_response *rs);
+/* Drop the watches nobody registered or polled for idle_ms (the reader
+ * thread does this with 10 minutes); the number dropped. */
+int agent_watch_expire(struct agent *a, int64_t idle_ms);
+/* Stop the reader thread and free every watch (agent_mirror_release calls
+ * it); no request may be running. */
+void agent_watch_release(struct agent *a);
 
 /* The dispatch for routes.c: true when path was one of the above. */
 bool agent_route_mirror(struct agent *a, const char *path, const struct wire_request *rq,

@@ -16,13 +16,19 @@
  *           keep=1 the session goes on (fsync(2) of a file still open), and
  *           the next change makes a new temp file: a commit leaves none behind.
  *   abort   removes the temp file.
+ *   copy    bytes of another file on this host (the old copy of a file sent
+ *           as a delta) into the content at an offset, as if written, with
+ *           an optional XXH3-64 check: the manager sends only what the
+ *           destination lacks.
  *
  * When the agent cannot create a file in the directory (a non-root agent
  * writing a file it may write in a directory it may not), the session writes
  * the target directly ("direct": no atomic replace; the hash is still
  * checked).  A write by a caller without CAP_FSETID drops the set-user-ID bit
  * (and set-group-ID with group execute), as the kernel does for local writes.
- * Sessions idle for AGENT_SESSION_IDLE_MS are reaped. */
+ * Sessions idle for AGENT_SESSION_IDLE_MS are reaped.  The listing's sweep
+ * of stale temp files asks agent_sessions_hold which inodes live sessions
+ * hold open. */
 #include "agent/internal.h"
 
 #include <cjson/cJSON.h>
@@ -37,12 +43,25 @@
 #include <sys/ioctl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <xxhash.h>
 
+#include "agent/cdc.h"
 #include "auth/crypto.h"
 #include "core/log.h"
 #include "core/util.h"
 
 #define SESSIONS_MAX 4096
+#define COPY_MAX (1u << 30)              /* bytes per copy request */
+#define COPY_CHECK_FIRST (16u << 20)     /* up to this, a copy is verified before written */
+#define COPY_BUF (1u << 20)
+#define SHORT_SOURCE 1                   /* copy_*: the source ended early */
+
+/* An inode a session holds open (its temp file, its target). */
+struct held {
+	bool set;
+	dev_t dev;
+	ino_t ino;
+};
 
 struct session {
 	char id[33];
@@ -57,6 +76,8 @@ struct session {
 	bool empty;                 /* truncate=1 not applied yet: the content is empty */
 	bool unpriv;                /* the writer lacks CAP_FSETID */
 	bool wrote;                 /* changed since open or the last commit */
+	struct agent_sessions *table;
+	struct held held[2];        /* fd's and target_fd's inodes; under the table's lock */
 	int64_t used_ms;
 	int refs;                   /* requests using it now */
 	bool gone;                  /* unlinked from the table; freed at refs 0 */
@@ -228,6 +249,34 @@ int agent_copy_fd(int src, int dst)
 	}
 }
 
+/* Record the inodes of fd and target_fd for agent_sessions_hold, after
+ * either changed. */
+static void note_inodes(struct session *s)
+{
+	struct held h[2] = { { 0 } };
+	int fds[2] = { s->fd, s->target_fd };
+	for (int i = 0; i < 2; i++) {
+		struct stat st;
+		if (fds[i] >= 0 && fstat(fds[i], &st) == 0)
+			h[i] = (struct held){ .set = true, .dev = st.st_dev, .ino = st.st_ino };
+	}
+	pthread_mutex_lock(&s->table->lock);
+	memcpy(s->held, h, sizeof h);
+	pthread_mutex_unlock(&s->table->lock);
+}
+
+bool agent_sessions_hold(struct agent *a, dev_t dev, ino_t ino)
+{
+	struct agent_sessions *t = a->sessions;
+	bool found = false;
+	pthread_mutex_lock(&t->lock);
+	for (struct session *s = t->head; s && !found; s = s->next)
+		for (int i = 0; i < 2; i++)
+			found |= s->held[i].set && s->held[i].dev == dev && s->held[i].ino == ino;
+	pthread_mutex_unlock(&t->lock);
+	return found;
+}
+
 /* A fresh temp file in s->dirfd: s->tmp and *fd set; -errno. */
 static int make_tmp(struct session *s, int *fd)
 {
@@ -302,6 +351,7 @@ static int ensure_tmp(struct session *s)
 	}
 	s->fd = fd;
 	s->empty = false;
+	note_inodes(s);
 	return 0;
 }
 
@@ -390,6 +440,7 @@ static void op_open(struct agent *a, const struct query *q, struct wire_response
 	}
 	s->dirfd = s->fd = s->target_fd = s->read_fd = -1;
 	s->empty = trunc;
+	s->table = a->sessions;
 	pthread_mutex_init(&s->lock, NULL);
 	struct ident_save id;
 	int r = agent_ident_enter(a, q, &id);
@@ -432,6 +483,7 @@ static void op_open(struct agent *a, const struct query *q, struct wire_response
 	}
 	cfs_hex(rnd, sizeof rnd, s->id);
 	s->used_ms = cfs_mono_ms();
+	note_inodes(s);
 	struct agent_sessions *t = a->sessions;
 	pthread_mutex_lock(&t->lock);
 	bool full = t->n >= SESSIONS_MAX;
@@ -478,6 +530,21 @@ static void reply_bad_hash(struct wire_response *rs, int status, const char *msg
 	agent_reply_json(rs, status, j);
 }
 
+/* {"size":N}: the content's size now (write and copy). */
+static int reply_size(struct session *s, struct wire_response *rs)
+{
+	struct stat st;
+	int r = content_stat(s, &st);
+	if (r)
+		return r;
+	cJSON *j = cJSON_CreateObject();
+	if (!j)
+		return -ENOMEM;
+	agent_json_i64(j, "size", st.st_size);
+	agent_reply_json(rs, 200, j);
+	return 0;
+}
+
 static int op_write(struct session *s, const struct wire_request *rq, const struct query *q,
 		    struct wire_response *rs)
 {
@@ -509,15 +576,7 @@ static int op_write(struct session *s, const struct wire_request *rq, const stru
 		off += (uint64_t)w;
 	}
 	s->wrote = true;
-	struct stat st;
-	if ((r = content_stat(s, &st)))
-		return r;
-	cJSON *j = cJSON_CreateObject();
-	if (!j)
-		return -ENOMEM;
-	agent_json_i64(j, "size", st.st_size);
-	agent_reply_json(rs, 200, j);
-	return 0;
+	return reply_size(s, rs);
 }
 
 static int op_sread(struct session *s, const struct query *q, struct wire_response *rs)
@@ -626,6 +685,7 @@ static int land(struct session *s)
 		s->target_fd = s->fd;   /* the temp inode is the target now */
 		s->target_rw = true;
 		s->read_fd = s->fd = -1;
+		note_inodes(s);
 		return 0;
 	}
 	if ((r = agent_copy_fd(s->fd, s->target_fd)))
@@ -639,6 +699,7 @@ static int land(struct session *s)
 	unlinkat(s->dirfd, s->tmp, 0);
 	s->tmp[0] = '\0';
 	s->fd = -1;
+	note_inodes(s);
 	return 0;
 }
 
@@ -714,13 +775,202 @@ static int op_struncate(struct session *s, const struct query *q, struct wire_re
 	return 0;
 }
 
+/* xxh64=: 16 hex digits of the XXH3-64's canonical (big-endian) form. */
+static int parse_xxh64(const char *hex, uint64_t *out)
+{
+	uint8_t b[8];
+	if (strlen(hex) != 16 || cfs_unhex(hex, b, sizeof b))
+		return -EINVAL;
+	*out = 0;
+	for (int i = 0; i < 8; i++)
+		*out = *out << 8 | b[i];
+	return 0;
+}
+
+/* Exactly n bytes at off, or SHORT_SOURCE when the file ends first. */
+static int pread_full(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t got = pread(fd, p, n, (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			return SHORT_SOURCE;
+		p += got;
+		n -= (size_t)got;
+		off += (uint64_t)got;
+	}
+	return 0;
+}
+
+static int pwrite_full(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* len bytes of src at from into dst at to, through a buffer; with xs the
+ * bytes are hashed on the way. */
+static int copy_through(int src, uint64_t from, int dst, uint64_t to, uint64_t len,
+			XXH3_state_t *xs)
+{
+	uint8_t *buf = malloc(len < COPY_BUF ? (size_t)len : COPY_BUF);
+	int r = buf ? 0 : -ENOMEM;
+	while (!r && len) {
+		size_t n = len < COPY_BUF ? (size_t)len : COPY_BUF;
+		if ((r = pread_full(src, buf, n, from)))
+			break;
+		if (xs)
+			XXH3_64bits_update(xs, buf, n);
+		r = pwrite_full(dst, buf, n, to);
+		from += n;
+		to += n;
+		len -= n;
+	}
+	free(buf);
+	return r;
+}
+
+/* The same without a hash: in the kernel where it can (extents shared on
+ * file systems that clone), else through a buffer. */
+static int copy_plain(int src, uint64_t from, int dst, uint64_t to, uint64_t len)
+{
+	loff_t in = (loff_t)from, out = (loff_t)to;
+	while (len) {
+		ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)len, 0);
+		if (n > 0) {
+			len -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return SHORT_SOURCE;
+		if (errno == EINTR)
+			continue;
+		if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP ||
+		    errno == EBADF)
+			break;
+		return -errno;
+	}
+	return len ? copy_through(src, (uint64_t)in, dst, (uint64_t)out, len, NULL) : 0;
+}
+
+/* The copy's source, as the caller: replies and returns false on failure. */
+static bool copy_source(struct agent *a, const struct query *q, int *fd, struct stat *st,
+			struct wire_response *rs)
+{
+	struct ident_save id;
+	int dirfd, r;
+	char name[NAME_MAX + 1];
+	if (agent_ident_enter(a, q, &id)) {
+		agent_reply_error(rs, 400, "bad_request", "uid=, gid= and groups= must be numbers");
+		return false;
+	}
+	bool ok = agent_files_parent(a, q, "from", &dirfd, name, rs);
+	if (ok) {
+		r = agent_open_regular(dirfd, name, fd, st);
+		close(dirfd);
+		if (r) {
+			agent_reply_fs_error(rs, r, "file/copy: from");
+			ok = false;
+		}
+	}
+	agent_ident_leave(a, &id);
+	return ok;
+}
+
+static void reply_short_source(struct wire_response *rs, uint64_t from, uint64_t len)
+{
+	agent_reply_errno(rs, 409, "short_source", EIO,
+			  "the source ends before from_offset + length (%llu + %llu)",
+			  (unsigned long long)from, (unsigned long long)len);
+}
+
+static int op_copy(struct agent *a, struct session *s, const struct query *q,
+		   struct wire_response *rs)
+{
+	uint64_t from, off, len, want = 0;
+	const char *hs = agent_query_get(q, "xxh64", NULL);
+	if (!parse_u64q(q, "from_offset", true, &from) || !parse_u64q(q, "offset", true, &off) ||
+	    !parse_u64q(q, "length", true, &len) || len > COPY_MAX || from > INT64_MAX - len ||
+	    off > INT64_MAX - len || (hs && parse_xxh64(hs, &want))) {
+		agent_reply_error(rs, 400, "bad_request", "copy takes from=, from_offset=, offset=, "
+				  "length= (at most %u) and optionally xxh64= (16 hex)", COPY_MAX);
+		return 0;
+	}
+	int src;
+	struct stat st;
+	if (!copy_source(a, q, &src, &st, rs))
+		return 0;
+	int r = 0;
+	uint8_t *buf = NULL;
+	XXH3_state_t *xs = NULL;
+	uint64_t got = 0;
+	bool wrote = false;
+	if ((uint64_t)st.st_size < from + len) {
+		r = SHORT_SOURCE;
+	} else if (len == 0) {
+		got = XXH3_64bits("", 0);   /* nothing changes; a hash is still checked */
+	} else if (hs && len <= COPY_CHECK_FIRST) {
+		/* small enough to check whole before a byte is written */
+		if (!(buf = malloc((size_t)len)))
+			r = -ENOMEM;
+		else if (!(r = pread_full(src, buf, (size_t)len, from)) &&
+			 (got = XXH3_64bits(buf, (size_t)len)) == want && !(r = ensure_tmp(s))) {
+			wrote = true;
+			r = pwrite_full(write_fd(s), buf, (size_t)len, off);
+		}
+	} else if (hs) {
+		/* written as it is hashed: a mismatch fails the request and the
+		 * manager aborts the session */
+		if (!(xs = XXH3_createState()) || XXH3_64bits_reset(xs) != XXH_OK) {
+			r = -ENOMEM;
+		} else if (!(r = ensure_tmp(s))) {
+			wrote = true;
+			if (!(r = copy_through(src, from, write_fd(s), off, len, xs)))
+				got = XXH3_64bits_digest(xs);
+		}
+	} else if (!(r = ensure_tmp(s))) {
+		wrote = true;
+		r = copy_plain(src, from, write_fd(s), off, len);
+	}
+	close(src);
+	free(buf);
+	XXH3_freeState(xs);
+	s->wrote |= wrote;
+	if (r == SHORT_SOURCE) {
+		reply_short_source(rs, from, len);
+		return 0;
+	}
+	if (r)
+		return r;
+	if (hs && got != want) {
+		char w[17], g[17];
+		snprintf(w, sizeof w, "%016llx", (unsigned long long)want);
+		snprintf(g, sizeof g, "%016llx", (unsigned long long)got);
+		reply_bad_hash(rs, 400, "the bytes copied do not match their xxh64", w, g);
+		return 0;
+	}
+	return reply_size(s, rs);
+}
+
 bool agent_route_session(struct agent *a, const char *op, const struct wire_request *rq,
 			 const struct query *q, struct wire_response *rs)
 {
 	const char *sid = agent_query_get(q, "session", NULL);
 	static const char *const with_path[] = { "read", "truncate", "stat", "fsync" };
 	bool always = !strcmp(op, "open") || !strcmp(op, "write") || !strcmp(op, "commit") ||
-		      !strcmp(op, "abort");
+		      !strcmp(op, "abort") || !strcmp(op, "copy");
 	bool maybe = false;
 	for (size_t i = 0; i < 4; i++)
 		maybe |= !strcmp(op, with_path[i]);
@@ -751,6 +1001,8 @@ bool agent_route_session(struct agent *a, const char *op, const struct wire_requ
 		agent_reply_errno(rs, 404, "no_session", EIO, "the write session has ended");
 	} else if (!strcmp(op, "write")) {
 		r = op_write(s, rq, q, rs);
+	} else if (!strcmp(op, "copy")) {
+		r = op_copy(a, s, q, rs);
 	} else if (!strcmp(op, "read")) {
 		r = op_sread(s, q, rs);
 	} else if (!strcmp(op, "truncate")) {
