@@ -100,12 +100,20 @@ int agent_call(struct cfs_engine *e, const struct agent_target *t, const char *m
 	       const char *target, const void *body, size_t len, struct agent_reply *r,
 	       struct cfs_err *err)
 {
+	return agent_call_slow(e, t, method, target, body, len, (int)(e->cfg.poll_timeout_s * 1000),
+			       r, err);
+}
+
+int agent_call_slow(struct cfs_engine *e, const struct agent_target *t, const char *method,
+		    const char *target, const void *body, size_t len, int timeout_ms,
+		    struct agent_reply *r, struct cfs_err *err)
+{
 	struct wire_peer p = {
 		.base_url = t->url,
 		.self_env = e->env_id,
 		.tls_require = t->tls_require,
 		.pin = t->pin[0] ? t->pin : NULL,
-		.timeout_ms = (int)(e->cfg.poll_timeout_s * 1000),
+		.timeout_ms = timeout_ms,
 		.connect_timeout_ms = (int)(e->cfg.poll_timeout_s * 1000),
 	};
 	memcpy(p.secret, t->secret, sizeof p.secret);

@@ -68,6 +68,11 @@ struct agent_reply {
 int agent_call(struct cfs_engine *e, const struct agent_target *t, const char *method,
 	       const char *target, const void *body, size_t len, struct agent_reply *r,
 	       struct cfs_err *err);
+/* The same with its own deadline (ms), for a call the agent needs long to
+ * answer (reading a whole large file). */
+int agent_call_slow(struct cfs_engine *e, const struct agent_target *t, const char *method,
+		    const char *target, const void *body, size_t len, int timeout_ms,
+		    struct agent_reply *r, struct cfs_err *err);
 void agent_reply_free(struct agent_reply *r);
 
 /* Poller */

@@ -5,8 +5,9 @@
  * Status files are served from memory (the last check), never from the
  * network.  The scheduler checks every enabled mirror (a listing of both
  * sides, hashes from the agents' caches) and syncs it when it is behind:
- * a pull mirror every `interval`, a push mirror every PUSH_CHECK_S (the
- * agents' change watch is not built yet, so push is a short-interval pull). */
+ * a pull mirror every `interval`, a push mirror as soon as its source's
+ * agent reports a change (watch.c), with a check at least once a minute.
+ * A push mirror whose agent cannot watch is checked every PUSH_CHECK_S. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -730,10 +731,18 @@ int cfs_mirror_exists(struct cfs_engine *e, const struct cfs_caller *c, const ch
 }
 
 /* The status as of now: a check older than the interval is stale. */
+/* How often a mirror is checked: pull mirrors at their interval or each
+ * minute, push mirrors each minute while their change watch is live. */
+static int64_t check_every_s(const struct mirror *m)
+{
+	if (!strcmp(m->mode, "push"))
+		return mwatch_live(m->name) ? 60 : PUSH_CHECK_S;
+	return m->interval_s < 60 ? m->interval_s : 60;
+}
+
 static void current_status(const struct mirror *m, const struct mrt *r, char *out, size_t len)
 {
-	int64_t every = !strcmp(m->mode, "push") ? PUSH_CHECK_S
-			: m->interval_s < 60 ? m->interval_s : 60;
+	int64_t every = check_every_s(m);
 	if (!r) {
 		snprintf(out, len, "stale");
 		return;
@@ -794,6 +803,9 @@ int cfs_mirror_show(struct cfs_engine *e, const struct cfs_caller *c, const char
 			cJSON_AddStringToObject(j, "last_sync", syn);
 			cJSON_AddNumberToObject(j, "pending", rt ? (double)rt->moves : 0);
 			cJSON_AddStringToObject(j, "error", rt ? rt->error : "");
+			/* a push mirror's changes arrive as they happen */
+			if (!strcmp(m.mode, "push"))
+				cJSON_AddBoolToObject(j, "watching", mwatch_live(m.name));
 			if (rt && rt->job)
 				cJSON_AddNumberToObject(j, "job", (double)rt->job);
 		}
@@ -886,6 +898,11 @@ static void tick(struct cfs_engine *e)
 	if (mirror_all(e, &v, &n))
 		return;
 	int64_t now = cfs_now_ms();
+	mwatch_begin();
+	for (size_t i = 0; i < n; i++)
+		if (v[i].enabled && !strcmp(v[i].mode, "push"))
+			mwatch_want(e, v[i].name, v[i].o.src, v[i].o.src_path);
+	mwatch_end();
 	for (size_t i = 0; i < n && !M.stop; i++) {
 		struct mirror *m = &v[i];
 		if (!m->enabled)
@@ -893,7 +910,7 @@ static void tick(struct cfs_engine *e)
 		bool push = !strcmp(m->mode, "push");
 		/* checks are cheap (hashes come from the agents' caches): at least
 		 * once a minute, so status is never stale; syncs follow the mode */
-		int64_t every = push ? PUSH_CHECK_S : m->interval_s < 60 ? m->interval_s : 60;
+		int64_t every = check_every_s(m);
 		pthread_mutex_lock(&M.lock);
 		struct mrt *r = rt_get(m->name, true);
 		bool kicked = r && r->kicked && !r->busy;
@@ -969,6 +986,7 @@ void cfs_mirrors_stop(struct cfs_engine *e)
 	pthread_mutex_unlock(&M.lock);
 	if (running)
 		pthread_join(M.thread, NULL);
+	mwatch_stop_all();
 	pthread_mutex_lock(&M.lock);
 	while (M.rt) {
 		struct mrt *r = M.rt;

@@ -5,6 +5,9 @@
  *   plan.c      compare two listings: same/new/changed/dest-newer/extra
  *   transfer.c  one file source → manager → destination, in verified chunks
  *   sync.c      a whole sync run as a job: plan, conflicts, transfers, deletes
+ *   delta.c     a large changed file as a delta (content-defined chunks)
+ *   chunklist.c the agents' chunk lists: parse, index
+ *   watch.c     push mirrors: the agents' change watch, long-polled
  *   mirrors.c   persistent mirrors: ctl, status, config, the scheduler
  *
  * Paths in listings and plans are relative to the mirror's root (SRC:PATH on
@@ -145,6 +148,8 @@ struct msync_opts {
 
 struct msync_stats {
 	uint64_t files, bytes;      /* moved */
+	uint64_t wire;              /* bytes that crossed the network to move them (a delta
+	                               reuses what the destination has) */
 	uint64_t conflicts, deleted;
 	uint64_t failed;
 };
@@ -155,6 +160,18 @@ int msync_run(struct cfs_engine *e, struct cfs_job *j, const struct msync_opts *
 /* Plan only (for /mirrors/NAME/plan): lists both sides and compares. */
 int msync_plan(struct cfs_engine *e, const struct msync_opts *o, struct mlist *src,
 	       struct mlist *dst, struct mplan *p, struct cfs_err *err);
+
+/* ---------- watch.c ---------- */
+
+/* Push mirrors' change watches, one thread each.  Each scheduler tick calls
+ * mwatch_begin, mwatch_want for every enabled push mirror, then mwatch_end,
+ * which stops the watches no longer wanted. */
+void mwatch_begin(void);
+void mwatch_want(struct cfs_engine *e, const char *name, const char *inst, const char *path);
+void mwatch_end(void);
+void mwatch_stop_all(void);
+/* Is the mirror's watch established (its changes arrive as they happen)? */
+bool mwatch_live(const char *name);
 
 /* Counters for /metrics (bytes and files synced since the mount). */
 void mirrors_count_synced(uint64_t files, uint64_t bytes);

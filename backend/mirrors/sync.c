@@ -77,7 +77,7 @@ struct run {
 	size_t *work;                /* indexes into p->v of files and links to copy */
 	size_t nwork;
 	atomic_size_t next;
-	atomic_ullong files_done, bytes_done, failed, conflicts;
+	atomic_ullong files_done, bytes_done, wire_bytes, failed, conflicts;
 	uint64_t files_total, bytes_total;
 	int64_t started_ms;
 	pthread_mutex_t lock;        /* job log and progress */
@@ -119,10 +119,11 @@ static void logf_(struct run *x, const char *fmt, ...)
 	pthread_mutex_unlock(&x->lock);
 }
 
-static void on_bytes(void *arg, uint64_t n)
+static void on_bytes(void *arg, uint64_t done, uint64_t wire)
 {
 	struct run *x = arg;
-	atomic_fetch_add(&x->bytes_done, n);
+	atomic_fetch_add(&x->bytes_done, done);
+	atomic_fetch_add(&x->wire_bytes, wire);
 	progress(x, false);
 }
 
@@ -140,8 +141,11 @@ static int save_conflict(struct run *x, struct mx *m, const struct mplan_item *i
 	struct cfs_err err = { 0 };
 	if (asprintf(&cpath, "%s%s%s-%s", dpath, MIRROR_CONFLICT_TAG, x->stamp, x->o->src) < 0)
 		return -ENOMEM;
-	int r = mx_copy_file(m, &x->dst, dpath, &x->dst, cpath, it->dst->mode, it->dst->mtime_ns,
-			     &err);
+	/* a large file's chunks all come from itself: nothing crosses the network */
+	struct mx_file f = { .from_path = dpath, .to_path = cpath, .mode = it->dst->mode,
+			     .mtime_ns = it->dst->mtime_ns, .size = it->dst->size, .xxh = it->dst->xxh,
+			     .base = dpath };
+	int r = mx_copy_file(m, &x->dst, &x->dst, &f, &err);
 	if (r)
 		logf_(x, "conflict %s: cannot save the destination's copy: %s", it->path, err.msg);
 	else
@@ -177,9 +181,15 @@ static void copy_one(struct run *x, struct mx *m, const struct mplan_item *it)
 	if (!r) {
 		if (it->src->type == ME_LINK)
 			r = mx_copy_link(m, &x->dst, dpath, it->src->target, it->src->mtime_ns, &err);
-		else
-			r = mx_copy_file(m, &x->src, spath, &x->dst, dpath, it->src->mode,
-					 it->src->mtime_ns, &err);
+		else {
+			/* an older copy at the destination: a large file goes as a delta */
+			bool old = it->dst && it->dst->type == ME_FILE;
+			struct mx_file f = { .from_path = spath, .to_path = dpath,
+					     .mode = it->src->mode, .mtime_ns = it->src->mtime_ns,
+					     .size = it->src->size, .xxh = it->src->xxh,
+					     .base = old ? dpath : NULL };
+			r = mx_copy_file(m, &x->src, &x->dst, &f, &err);
+		}
 	}
 	if (r) {
 		atomic_fetch_add(&x->failed, 1);
@@ -351,13 +361,15 @@ int msync_run(struct cfs_engine *e, struct cfs_job *j, const struct msync_opts *
 	progress(x, true);
 	st->files = atomic_load(&x->files_done);
 	st->bytes = atomic_load(&x->bytes_done);
+	st->wire = atomic_load(&x->wire_bytes);
 	st->conflicts = atomic_load(&x->conflicts);
 	st->failed = atomic_load(&x->failed);
 	double secs = (double)(cfs_mono_ms() - t0) / 1000.0;
-	logf_(x, "summary: %" PRIu64 " files and %" PRIu64 " bytes copied, %" PRIu64
-		 " conflicts saved, %" PRIu64 " deleted, %" PRIu64 " failed, %" PRIu64
-		 " unchanged, %.1f s",
-	      st->files, st->bytes, st->conflicts, st->deleted, st->failed, p.count[MC_SAME], secs);
+	logf_(x, "summary: %" PRIu64 " files and %" PRIu64 " bytes copied (%" PRIu64
+		 " bytes sent), %" PRIu64 " conflicts saved, %" PRIu64 " deleted, %" PRIu64
+		 " failed, %" PRIu64 " unchanged, %.1f s",
+	      st->files, st->bytes, st->wire, st->conflicts, st->deleted, st->failed,
+	      p.count[MC_SAME], secs);
 	if (st->failed)
 		r = cfs_errf(err, -EIO, "%" PRIu64 " paths failed (see the job log)", st->failed);
 out:

@@ -9,14 +9,17 @@
  * (.cloudfs-tmp-m…) beside the target; mode and mtime are set on it, and
  * only then is it renamed over the target, so a transfer killed at any
  * point leaves the old file or the new one at the real name, never a part.
- * A chunk that fails in transit is sent again from its offset (the session
- * keeps what was verified). */
+ * A call that fails in transit is tried again for about 30 s (mx_call): the
+ * session on the destination keeps what was verified, so a dropped
+ * connection resumes at the chunk that failed.  A large file with an old
+ * copy at the destination goes as a delta (delta.c). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/crypto.h"
 #include "core/engine_priv.h"
@@ -27,17 +30,52 @@
 #include "wire/wire.h"
 
 #define CHUNK (4u << 20)
-#define RETRIES 3
+/* pauses between tries of a call that failed in transit, in ms */
+static const int backoff_ms[] = { 200, 500, 1000, 2000, 4000, 8000, 14000 };
 
-static int call(struct cfs_engine *e, const struct agent_target *t, const char *method,
-		struct cfs_buf *tg, const void *body, size_t len, struct agent_reply *r,
-		struct cfs_err *err)
+/* A transient failure worth trying again. */
+static bool transient(int r)
 {
-	if (!tg->data) {
-		memset(r, 0, sizeof *r);
-		return cfs_errf(err, -ENOMEM, "out of memory");
+	return r == -ETIMEDOUT || r == -EHOSTUNREACH || r == -EPROTO || r == -ECONNRESET ||
+	       r == -ECONNREFUSED;
+}
+
+static bool cancelled(struct mx *x)
+{
+	return x->cancelled && x->cancelled(x->cancel_arg);
+}
+
+static int call_retry(struct mx *x, const struct agent_target *t, const char *method,
+		      const char *target, const void *body, size_t len, int timeout_ms,
+		      struct agent_reply *r, struct cfs_err *err)
+{
+	int rc;
+	for (size_t i = 0;; i++) {
+		rc = timeout_ms ? agent_call_slow(x->e, t, method, target, body, len, timeout_ms, r, err)
+				: agent_call(x->e, t, method, target, body, len, r, err);
+		if (!rc || !transient(rc) || i >= sizeof backoff_ms / sizeof backoff_ms[0])
+			return rc;
+		agent_reply_free(r);
+		for (int waited = 0; waited < backoff_ms[i]; waited += 100) {
+			if (cancelled(x))
+				return cfs_errf(err, -ECANCELED, "cancelled");
+			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000L }, NULL);
+		}
+		log_debug("%s: trying %s again after: %s", t->name, method, err->msg);
 	}
-	return agent_call(e, t, method, tg->data, body, len, r, err);
+	return rc;
+}
+
+int mx_call(struct mx *x, const struct agent_target *t, const char *method, const char *target,
+	    const void *body, size_t len, struct agent_reply *r, struct cfs_err *err)
+{
+	return call_retry(x, t, method, target, body, len, 0, r, err);
+}
+
+int mx_call_slow(struct mx *x, const struct agent_target *t, const char *method,
+		 const char *target, int timeout_ms, struct agent_reply *r, struct cfs_err *err)
+{
+	return call_retry(x, t, method, target, NULL, 0, timeout_ms, r, err);
 }
 
 /* "/v1/file/OP?path=P" */
@@ -48,24 +86,27 @@ static void target(struct cfs_buf *tg, const char *op, const char *path)
 	wire_urlencode(path, tg);
 }
 
-/* A transient failure worth sending a chunk again for. */
-static bool transient(int r)
-{
-	return r == -ETIMEDOUT || r == -EHOSTUNREACH || r == -EIO || r == -EPROTO;
-}
-
-int mx_simple(struct cfs_engine *e, const struct agent_target *t, const char *op,
-	      const char *path, const char *extra, struct cfs_err *err)
+static int simple(struct mx *x, const struct agent_target *t, const char *op, const char *path,
+		  const char *extra, struct cfs_err *err)
 {
 	struct cfs_buf tg = CFS_BUF_INIT;
 	struct agent_reply r;
 	target(&tg, op, path);
 	if (extra)
 		cfs_buf_puts(&tg, extra);
-	int rc = call(e, t, "POST", &tg, NULL, 0, &r, err);
-	agent_reply_free(&r);
+	int rc = tg.data ? mx_call(x, t, "POST", tg.data, NULL, 0, &r, err)
+			 : cfs_errf(err, -ENOMEM, "out of memory");
+	if (tg.data)
+		agent_reply_free(&r);
 	cfs_buf_free(&tg);
 	return rc;
+}
+
+int mx_simple(struct cfs_engine *e, const struct agent_target *t, const char *op,
+	      const char *path, const char *extra, struct cfs_err *err)
+{
+	struct mx x = { .e = e };
+	return simple(&x, t, op, path, extra, err);
 }
 
 /* The hidden temp name beside path. */
@@ -82,128 +123,185 @@ static void tmp_name(const char *path, char *out, size_t len)
 		snprintf(out, len, ".cloudfs-tmp-m%s", hex);
 }
 
-/* chmod + utimens on tmp, then rename it over path. */
-static int finish(struct cfs_engine *e, const struct agent_target *t, const char *tmp,
-		  const char *path, unsigned mode, int64_t mtime_ns, bool is_link, struct cfs_err *err)
+/* chmod + utimens on tmp, then rename it over path.  The rename is not
+ * tried again: a rename that landed but whose answer was lost would fail
+ * the second time. */
+static int finish(struct mx *x, const struct agent_target *t, const char *tmp, const char *path,
+		  unsigned mode, int64_t mtime_ns, bool is_link, struct cfs_err *err)
 {
 	char extra[96];
 	int rc = 0;
 	if (!is_link) {
 		snprintf(extra, sizeof extra, "&mode=%o", mode & 07777);
-		rc = mx_simple(e, t, "chmod", tmp, extra, err);
+		rc = simple(x, t, "chmod", tmp, extra, err);
 	}
 	if (!rc) {
 		int64_t s = mtime_ns / 1000000000, ns = mtime_ns % 1000000000;
 		if (ns < 0)
 			s--, ns += 1000000000;
 		snprintf(extra, sizeof extra, "&mtime=%" PRId64 ":%" PRId64, s, ns);
-		rc = mx_simple(e, t, "utimens", tmp, extra, err);
+		rc = simple(x, t, "utimens", tmp, extra, err);
 	}
 	if (!rc) {
-		struct cfs_buf x = CFS_BUF_INIT;
-		cfs_buf_puts(&x, "&to=");
-		wire_urlencode(path, &x);
-		rc = x.data ? mx_simple(e, t, "rename", tmp, x.data, err) : -ENOMEM;
-		cfs_buf_free(&x);
+		struct cfs_buf tg = CFS_BUF_INIT;
+		struct agent_reply r;
+		target(&tg, "rename", tmp);
+		cfs_buf_puts(&tg, "&to=");
+		wire_urlencode(path, &tg);
+		rc = tg.data ? agent_call(x->e, t, "POST", tg.data, NULL, 0, &r, err)
+			     : cfs_errf(err, -ENOMEM, "out of memory");
+		if (tg.data)
+			agent_reply_free(&r);
+		cfs_buf_free(&tg);
 	}
 	return rc;
 }
 
-int mx_copy_file(struct mx *x, const struct agent_target *from, const char *from_path,
-		 const struct agent_target *to, const char *to_path, unsigned mode,
-		 int64_t mtime_ns, struct cfs_err *err)
+/* Create tmp (exclusively) and open a write session on it. */
+static int session_open(struct mx *x, const struct agent_target *to, const char *tmp, char *sid,
+			size_t sid_len, struct cfs_err *err)
 {
-	struct cfs_engine *e = x->e;
-	char tmp[4200], session[64] = "";
 	struct cfs_buf tg = CFS_BUF_INIT;
 	struct agent_reply r;
-	struct cfs_xxh128 *whole = cfs_xxh128_new();
-	int rc = whole ? 0 : cfs_errf(err, -ENOMEM, "out of memory");
-	tmp_name(to_path, tmp, sizeof tmp);
+	target(&tg, "open", tmp);
+	cfs_buf_puts(&tg, "&create=1&excl=1&truncate=1&mode=600");
+	/* not tried again: a second exclusive create of the same name fails */
+	int rc = tg.data ? agent_call(x->e, to, "POST", tg.data, NULL, 0, &r, err)
+			 : cfs_errf(err, -ENOMEM, "out of memory");
 	if (!rc) {
-		target(&tg, "open", tmp);
-		cfs_buf_puts(&tg, "&create=1&excl=1&truncate=1&mode=600");
-		rc = call(e, to, "POST", &tg, NULL, 0, &r, err);
-		if (!rc) {
-			cJSON *j = cJSON_ParseWithLength(r.body.data ? r.body.data : "", r.body.len);
-			const cJSON *sid = cJSON_GetObjectItemCaseSensitive(j, "session");
-			if (cJSON_IsString(sid) && strlen(sid->valuestring) < sizeof session)
-				snprintf(session, sizeof session, "%s", sid->valuestring);
-			else
-				rc = cfs_errf(err, -EIO, "%s: no session in the open answer", to->name);
-			cJSON_Delete(j);
-		}
-		agent_reply_free(&r);
+		cJSON *j = cJSON_ParseWithLength(r.body.data ? r.body.data : "", r.body.len);
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "session");
+		if (cJSON_IsString(id) && strlen(id->valuestring) < sid_len)
+			snprintf(sid, sid_len, "%s", id->valuestring);
+		else
+			rc = cfs_errf(err, -EIO, "%s: no session in the open answer", to->name);
+		cJSON_Delete(j);
 	}
-	uint64_t off = 0;
-	while (!rc) {
-		if (x->cancelled && x->cancelled(x->cancel_arg)) {
+	if (tg.data)
+		agent_reply_free(&r);
+	cfs_buf_free(&tg);
+	return rc;
+}
+
+int mx_stream(struct mx *x, const struct agent_target *from, const char *from_path, uint64_t off,
+	      uint64_t len, const struct agent_target *to, const char *sid, struct cfs_xxh128 *whole,
+	      uint64_t *got, struct cfs_err *err)
+{
+	struct cfs_buf tg = CFS_BUF_INIT;
+	uint64_t done = 0;
+	int rc = 0;
+	while (done < len) {
+		if (cancelled(x)) {
 			rc = cfs_errf(err, -ECANCELED, "cancelled");
 			break;
 		}
+		uint64_t want = len - done < CHUNK ? len - done : CHUNK;
 		struct agent_reply data;
 		target(&tg, "read", from_path);
-		cfs_buf_printf(&tg, "&offset=%" PRIu64 "&length=%u", off, CHUNK);
-		for (int i = 0; i < RETRIES; i++) {
-			rc = call(e, from, "GET", &tg, NULL, 0, &data, err);
-			if (!rc || !transient(rc))
-				break;
-			agent_reply_free(&data);
+		cfs_buf_printf(&tg, "&offset=%" PRIu64 "&length=%" PRIu64, off + done, want);
+		if (!tg.data) {
+			rc = cfs_errf(err, -ENOMEM, "out of memory");
+			break;
 		}
-		if (rc)
+		if ((rc = mx_call(x, from, "GET", tg.data, NULL, 0, &data, err)))
 			break;
 		size_t n = data.body.len;
-		if (n == 0) {
+		if (n == 0 || n > want) {
 			agent_reply_free(&data);
+			if (len != UINT64_MAX || n > want)
+				rc = cfs_errf(err, -EAGAIN, "%s: %s changed while it was copied",
+					      from->name, from_path);
 			break;
 		}
 		char h[CFS_XXH128_HEX];
 		cfs_xxh128_hex(data.body.data, n, h);
-		cfs_xxh128_update(whole, data.body.data, n);
+		if (whole)
+			cfs_xxh128_update(whole, data.body.data, n);
 		char wt[200];
-		snprintf(wt, sizeof wt, "/v1/file/write?session=%s&offset=%" PRIu64 "&xxh128=%s", session,
-			 off, h);
-		for (int i = 0; i < RETRIES; i++) {
-			struct agent_reply wr;
-			rc = agent_call(e, to, "PUT", wt, data.body.data, n, &wr, err);
-			agent_reply_free(&wr);
-			if (!rc || !transient(rc))
-				break;
-		}
+		snprintf(wt, sizeof wt, "/v1/file/write?session=%s&offset=%" PRIu64 "&xxh128=%s", sid,
+			 off + done, h);
+		struct agent_reply wr;
+		rc = mx_call(x, to, "PUT", wt, data.body.data, n, &wr, err);
+		agent_reply_free(&wr);
 		agent_reply_free(&data);
 		if (rc)
 			break;
-		off += n;
+		done += n;
 		if (x->on_bytes)
-			x->on_bytes(x->cb_arg, n);
-		if (n < CHUNK)
+			x->on_bytes(x->cb_arg, n, n);
+		if (n < want) {
+			if (len != UINT64_MAX)
+				rc = cfs_errf(err, -EAGAIN, "%s: %s changed while it was copied",
+					      from->name, from_path);
 			break;
+		}
+	}
+	cfs_buf_free(&tg);
+	if (got)
+		*got = done;
+	return rc;
+}
+
+/* One try: session on a fresh temp name, content (as a delta or whole),
+ * commit, attributes, rename.  The temp file goes away on failure. */
+static int copy_once(struct mx *x, const struct agent_target *from, const struct agent_target *to,
+		     const struct mx_file *f, bool delta, struct cfs_err *err)
+{
+	char tmp[4200], sid[64] = "", h[CFS_XXH128_HEX];
+	struct cfs_xxh128 *whole = NULL;
+	struct agent_reply r;
+	tmp_name(f->to_path, tmp, sizeof tmp);
+	int rc = session_open(x, to, tmp, sid, sizeof sid, err);
+	if (rc)
+		return rc;
+	if (delta) {
+		rc = mx_delta_fill(x, from, to, f, sid, err);
+		snprintf(h, sizeof h, "%s", f->xxh);
+	} else if (!(whole = cfs_xxh128_new())) {
+		rc = cfs_errf(err, -ENOMEM, "out of memory");
+	} else {
+		rc = mx_stream(x, from, f->from_path, 0, UINT64_MAX, to, sid, whole, NULL, err);
+		cfs_xxh128_final_hex(whole, h);
 	}
 	if (!rc) {
-		char h[CFS_XXH128_HEX], ct[200];
-		cfs_xxh128_final_hex(whole, h);
-		snprintf(ct, sizeof ct, "/v1/file/commit?session=%s&xxh128=%s", session, h);
-		rc = agent_call(e, to, "POST", ct, NULL, 0, &r, err);
+		char ct[200];
+		snprintf(ct, sizeof ct, "/v1/file/commit?session=%s&xxh128=%s", sid, h);
+		rc = agent_call(x->e, to, "POST", ct, NULL, 0, &r, err);
 		agent_reply_free(&r);
 		if (!rc)
-			session[0] = '\0';   /* committed: the session is gone */
+			sid[0] = '\0';   /* committed: the session is gone */
+		else if (delta && rc == -EIO)
+			rc = cfs_errf(err, -EAGAIN, "%s", err->msg);   /* hash mismatch: whole copy */
 	}
 	if (!rc)
-		rc = finish(e, to, tmp, to_path, mode, mtime_ns, false, err);
+		rc = finish(x, to, tmp, f->to_path, f->mode, f->mtime_ns, false, err);
 	if (rc) {
 		struct cfs_err ignore = { 0 };
-		if (session[0]) {
+		if (sid[0]) {
 			char at[128];
-			snprintf(at, sizeof at, "/v1/file/abort?session=%s", session);
-			agent_call(e, to, "POST", at, NULL, 0, &r, &ignore);
+			snprintf(at, sizeof at, "/v1/file/abort?session=%s", sid);
+			agent_call(x->e, to, "POST", at, NULL, 0, &r, &ignore);
 			agent_reply_free(&r);
 		}
 		if (rc != -EEXIST)
-			mx_simple(e, to, "unlink", tmp, NULL, &ignore);
+			mx_simple(x->e, to, "unlink", tmp, NULL, &ignore);
 	}
 	cfs_xxh128_free(whole);
-	cfs_buf_free(&tg);
 	return rc;
+}
+
+int mx_copy_file(struct mx *x, const struct agent_target *from, const struct agent_target *to,
+		 const struct mx_file *f, struct cfs_err *err)
+{
+	bool delta = f->base && f->xxh && f->xxh[0] && f->size >= MX_DELTA_MIN;
+	if (delta) {
+		int rc = copy_once(x, from, to, f, true, err);
+		if (rc != -ENOTSUP && rc != -EAGAIN)
+			return rc;
+		log_info("%s: %s sent whole: %s", to->name, f->to_path, err->msg);
+		memset(err, 0, sizeof *err);
+	}
+	return copy_once(x, from, to, f, false, err);
 }
 
 int mx_copy_link(struct mx *x, const struct agent_target *to, const char *to_path,
@@ -214,10 +312,10 @@ int mx_copy_link(struct mx *x, const struct agent_target *to, const char *to_pat
 	struct cfs_buf extra = CFS_BUF_INIT;
 	cfs_buf_puts(&extra, "&target=");
 	wire_urlencode(link_target, &extra);
-	int rc = extra.data ? mx_simple(x->e, to, "symlink", tmp, extra.data, err) : -ENOMEM;
+	int rc = extra.data ? simple(x, to, "symlink", tmp, extra.data, err) : -ENOMEM;
 	cfs_buf_free(&extra);
 	if (!rc) {
-		rc = finish(x->e, to, tmp, to_path, 0, mtime_ns, true, err);
+		rc = finish(x, to, tmp, to_path, 0, mtime_ns, true, err);
 		if (rc) {
 			struct cfs_err ignore = { 0 };
 			mx_simple(x->e, to, "unlink", tmp, NULL, &ignore);
