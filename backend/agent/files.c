@@ -736,8 +736,7 @@ static int op_chown(struct agent *a, const struct wire_request *rq, const struct
 	return r;
 }
 
-/* "now", "omit", "SEC" or "SEC:NSEC" (SEC may be negative); absent = omit. */
-static int parse_time(const char *s, struct timespec *ts)
+int agent_parse_time(const char *s, struct timespec *ts)
 {
 	if (!s || !strcmp(s, "omit")) {
 		ts->tv_sec = 0;
@@ -775,8 +774,8 @@ static int op_utimens(struct agent *a, const struct wire_request *rq, const stru
 	int dirfd;
 	char name[NAME_MAX + 1], pp[64];
 	struct timespec ts[2];
-	if (parse_time(agent_query_get(q, "atime", NULL), &ts[0]) ||
-	    parse_time(agent_query_get(q, "mtime", NULL), &ts[1])) {
+	if (agent_parse_time(agent_query_get(q, "atime", NULL), &ts[0]) ||
+	    agent_parse_time(agent_query_get(q, "mtime", NULL), &ts[1])) {
 		agent_reply_error(rs, 400, "bad_request",
 				  "atime= and mtime= are SEC[:NSEC], now or omit");
 		return 0;
@@ -827,6 +826,7 @@ static const struct {
 	{ "readdir", false, op_readdir },
 	{ "read", false, op_read },
 	{ "chunks", false, agent_file_chunks },   /* chunks.c */
+	{ "put", true, agent_file_put },          /* put.c */
 	{ "readlink", false, op_readlink },
 	{ "statfs", false, op_statfs },
 	{ "access", false, op_access },

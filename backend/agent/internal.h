@@ -97,7 +97,10 @@ void agent_reply_confine_error(struct wire_response *rs, int err, const char *wh
 int agent_errno_status(int err);
 /* "ENOTEMPTY" for any errno the C library knows, else "E<number>". */
 const char *agent_errno_name(int err, char buf[16]);
-void agent_reply_ok(struct wire_response *rs);           /* 200 {"ok":true} */
+void agent_reply_ok(struct wire_response *rs);
+/* 400/409 bad_hash (errno EIO) with the expected and actual hashes. */
+void agent_reply_bad_hash(struct wire_response *rs, int status, const char *msg,
+			  const char *want, const char *got);           /* 200 {"ok":true} */
 /* Exact integers (raw JSON numbers, not doubles). */
 int agent_json_u64(struct cJSON *o, const char *key, uint64_t v);
 int agent_json_i64(struct cJSON *o, const char *key, int64_t v);
@@ -202,6 +205,13 @@ int agent_file_chunks(struct agent *a, const struct wire_request *rq, const stru
  * (symlink, fifo, device: never opened), or open's errno.  *st is its
  * fstat. */
 int agent_open_regular(int dirfd, const char *name, int *fd, struct stat *st);
+
+/* PUT /v1/file/put?path=P&xxh128=H[&mode=][&mtime=]: a whole small file in
+ * one request (put.c), as files.c dispatches it (acting as the caller). */
+int agent_file_put(struct agent *a, const struct wire_request *rq, const struct query *q,
+		   struct wire_response *rs);
+/* "now", "omit", "SEC" or "SEC:NSEC" (SEC may be negative); absent = omit. */
+int agent_parse_time(const char *s, struct timespec *ts);
 
 /* Parse an octal mode ("0644", "100644"); -EINVAL. */
 int agent_parse_mode(const char *s, mode_t *out);

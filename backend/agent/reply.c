@@ -117,6 +117,20 @@ void agent_reply_confine_error(struct wire_response *rs, int err, const char *wh
 		agent_reply_fs_error(rs, err, what);
 }
 
+void agent_reply_bad_hash(struct wire_response *rs, int status, const char *msg,
+			  const char *want, const char *got)
+{
+	cJSON *j = cJSON_CreateObject();
+	if (j) {
+		cJSON_AddStringToObject(j, "error", "bad_hash");
+		cJSON_AddStringToObject(j, "errno", "EIO");
+		cJSON_AddStringToObject(j, "message", msg);
+		cJSON_AddStringToObject(j, "expected", want);
+		cJSON_AddStringToObject(j, "actual", got);
+	}
+	agent_reply_json(rs, status, j);
+}
+
 void agent_reply_ok(struct wire_response *rs)
 {
 	cJSON *j = cJSON_CreateObject();

@@ -516,20 +516,6 @@ static bool parse_u64q(const struct query *q, const char *key, bool required, ui
 	return cfs_parse_u64(v, out) == 0 && *out <= INT64_MAX;
 }
 
-static void reply_bad_hash(struct wire_response *rs, int status, const char *msg,
-			   const char *want, const char *got)
-{
-	cJSON *j = cJSON_CreateObject();
-	if (j) {
-		cJSON_AddStringToObject(j, "error", "bad_hash");
-		cJSON_AddStringToObject(j, "errno", "EIO");
-		cJSON_AddStringToObject(j, "message", msg);
-		cJSON_AddStringToObject(j, "expected", want);
-		cJSON_AddStringToObject(j, "actual", got);
-	}
-	agent_reply_json(rs, status, j);
-}
-
 /* {"size":N}: the content's size now (write and copy). */
 static int reply_size(struct session *s, struct wire_response *rs)
 {
@@ -557,7 +543,7 @@ static int op_write(struct session *s, const struct wire_request *rq, const stru
 	char got[CFS_XXH128_HEX];
 	cfs_xxh128_hex(rq->body ? rq->body : "", rq->body_len, got);
 	if (strcasecmp(got, want)) {
-		reply_bad_hash(rs, 400, "the chunk does not match its xxh128", want, got);
+		agent_reply_bad_hash(rs, 400, "the chunk does not match its xxh128", want, got);
 		return 0;
 	}
 	int r = ensure_tmp(s);
@@ -722,7 +708,7 @@ static int op_commit(struct session *s, const struct query *q, struct wire_respo
 		if ((r = content_fd(s, &fd)) || (r = cfs_xxh128_fd(fd, got)))
 			return r;
 		if (strcasecmp(got, want)) {
-			reply_bad_hash(rs, 409, "the file does not match the expected xxh128; nothing "
+			agent_reply_bad_hash(rs, 409, "the file does not match the expected xxh128; nothing "
 				       "was committed", want, got);
 			return 0;
 		}
@@ -958,7 +944,7 @@ static int op_copy(struct agent *a, struct session *s, const struct query *q,
 		char w[17], g[17];
 		snprintf(w, sizeof w, "%016llx", (unsigned long long)want);
 		snprintf(g, sizeof g, "%016llx", (unsigned long long)got);
-		reply_bad_hash(rs, 400, "the bytes copied do not match their xxh64", w, g);
+		agent_reply_bad_hash(rs, 400, "the bytes copied do not match their xxh64", w, g);
 		return 0;
 	}
 	return reply_size(s, rs);

@@ -1,5 +1,5 @@
 /* test_files.c — /v1/file/OP handlers called directly: stat, readdir, read,
- * the changes, rename flags, xattrs, refusals outside the root. */
+ * the changes, put, rename flags, xattrs, refusals outside the root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "auth/crypto.h"
 #include "helpers.h"
 
 struct fx {
@@ -190,6 +191,67 @@ static void test_read(void **state)
 	mkfifo(th_path(f->root, "fifo"), 0644);
 	call(f, "GET", "/v1/file/read?path=fifo", NULL);   /* never blocks */
 	expect_errno(f, 400, "EINVAL");
+}
+
+/* PUT /v1/file/put: a whole small file in one request, checked, landed by
+ * a rename with its mode and mtime; nothing changes on a bad hash. */
+static void test_put(void **state)
+{
+	struct fx *f = *state;
+	char h[CFS_XXH128_HEX], t[256];
+	const char *body = "new content\n";
+	cfs_xxh128_hex(body, strlen(body), h);
+	snprintf(t, sizeof t, "/v1/file/put?path=d/f.txt&xxh128=%s&mode=0640&mtime=1000000000:5", h);
+	assert_int_equal(call(f, "PUT", t, body), 201);
+	assert_int_equal(th_int(f->r.json, "size"), (int64_t)strlen(body));
+	size_t n;
+	char *got = th_read(f->root, "d/f.txt", &n);
+	assert_string_equal(got, body);
+	free(got);
+	struct stat st;
+	assert_int_equal(stat(th_path(f->root, "d/f.txt"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_mtim.tv_sec, 1000000000);
+	assert_int_equal(st.st_mtim.tv_nsec, 5);
+	/* a symlink at the name is replaced, not followed */
+	snprintf(t, sizeof t, "/v1/file/put?path=link&xxh128=%s", h);
+	assert_int_equal(call(f, "PUT", t, body), 201);
+	assert_int_equal(lstat(th_path(f->root, "link"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	/* a wrong hash: refused, the old content stays, no temp file left */
+	snprintf(t, sizeof t, "/v1/file/put?path=top&xxh128=%s", h);
+	call(f, "PUT", t, "something else");
+	expect_errno(f, 400, "EIO");
+	assert_string_equal(th_str(f->r.json, "error"), "bad_hash");
+	got = th_read(f->root, "top", &n);
+	assert_string_equal(got, "top\n");
+	free(got);
+	/* bad parameters, a directory, outside the root, a missing parent */
+	assert_int_equal(call(f, "PUT", "/v1/file/put?path=top", body), 400);
+	snprintf(t, sizeof t, "/v1/file/put?path=top&xxh128=%s&mode=100644", h);
+	assert_int_equal(call(f, "PUT", t, body), 400);
+	snprintf(t, sizeof t, "/v1/file/put?path=d&xxh128=%s", h);
+	call(f, "PUT", t, body);
+	expect_errno(f, 400, "EISDIR");
+	snprintf(t, sizeof t, "/v1/file/put?path=../x&xxh128=%s", h);
+	call(f, "PUT", t, body);
+	expect_errno(f, 403, "EACCES");
+	snprintf(t, sizeof t, "/v1/file/put?path=nodir/x&xxh128=%s", h);
+	call(f, "PUT", t, body);
+	expect_errno(f, 404, "ENOENT");
+	assert_int_equal(call(f, "GET", "/v1/file/put?path=top", NULL), 405);
+	/* an empty file */
+	cfs_xxh128_hex("", 0, h);
+	snprintf(t, sizeof t, "/v1/file/put?path=empty&xxh128=%s", h);
+	assert_int_equal(call(f, "PUT", t, NULL), 201);
+	assert_int_equal(stat(th_path(f->root, "empty"), &st), 0);
+	assert_int_equal(st.st_size, 0);
+	/* only the files put and the fixture remain: no temp files */
+	assert_int_equal(call(f, "GET", "/v1/file/readdir?path=d", NULL), 200);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(f->r.json, "entries")), 1);
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -name '.cloudfs-tmp-*')\"", f->root);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_changes(void **state)
@@ -439,6 +501,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_xattrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
