@@ -12,6 +12,8 @@
  * the caller sends the whole file instead. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -72,6 +74,23 @@ static int fetch_chunks(struct mx *x, const struct agent_target *t, const char *
 	}
 }
 
+struct src_fetch {
+	struct mx *x;
+	const struct agent_target *from;
+	const struct mx_file *f;
+	uint32_t avg;
+	struct chunklist *out;
+	int rc;
+	struct cfs_err err;
+};
+
+static void *fetch_src(void *arg)
+{
+	struct src_fetch *s = arg;
+	s->rc = fetch_chunks(s->x, s->from, s->f->from_path, s->f->size, s->avg, s->out, &s->err);
+	return NULL;
+}
+
 struct pending {
 	enum { P_NONE, P_COPY, P_SEND } kind;
 	uint64_t src_off, base_off, len;
@@ -115,14 +134,27 @@ int mx_delta_fill(struct mx *x, const struct agent_target *from, const struct ag
 {
 	struct chunklist src = { 0 }, old = { 0 };
 	struct chunkindex ix = { 0 };
-	uint32_t avg = pick_avg(f->size);
-	int rc = fetch_chunks(x, to, f->base, f->size, avg, &old, err);
-	if (!rc)
-		rc = fetch_chunks(x, from, f->from_path, f->size, old.avg, &src, err);
+	/* both agents read their whole copy to answer: ask both at once */
+	struct src_fetch sf = { .x = x, .from = from, .f = f, .avg = pick_avg(f->size), .out = &src };
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, fetch_src, &sf) == 0;
+	int rc = fetch_chunks(x, to, f->base, f->size, sf.avg, &old, err);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		fetch_src(&sf);
+	if (!rc && sf.rc) {
+		rc = sf.rc;
+		*err = sf.err;
+	}
 	if (!rc && src.avg != old.avg) {
-		/* the source's list needed bigger chunks: ask again for the same */
-		chunklist_free(&old);
-		rc = fetch_chunks(x, to, f->base, f->size, src.avg, &old, err);
+		/* one list needed bigger chunks: ask the other again for the same */
+		bool redo_src = src.avg < old.avg;
+		struct chunklist *l = redo_src ? &src : &old;
+		uint32_t avg = redo_src ? old.avg : src.avg;
+		chunklist_free(l);
+		rc = redo_src ? fetch_chunks(x, from, f->from_path, f->size, avg, l, err)
+			      : fetch_chunks(x, to, f->base, f->size, avg, l, err);
 		if (!rc && src.avg != old.avg)
 			rc = cfs_errf(err, -ENOTSUP, "chunk sizes differ");
 	}

@@ -23,7 +23,7 @@
 #include "mirrors/mirrors.h"
 #include "mirrors/transfer.h"
 
-#define WORKERS 4
+#define WORKERS 8
 
 static atomic_ullong synced_files, synced_bytes;
 
@@ -39,6 +39,21 @@ void mirrors_synced_totals(uint64_t *files, uint64_t *bytes)
 	*bytes = atomic_load(&synced_bytes);
 }
 
+struct dst_listing {
+	struct cfs_engine *e;
+	const struct msync_opts *o;
+	struct mlist *out;
+	int r;
+	struct cfs_err err;
+};
+
+static void *list_dst(void *arg)
+{
+	struct dst_listing *d = arg;
+	d->r = mlist_fetch(d->e, d->o->dst, d->o->dst_path, d->o->eol, true, d->out, &d->err);
+	return NULL;
+}
+
 int msync_plan(struct cfs_engine *e, const struct msync_opts *o, struct mlist *src,
 	       struct mlist *dst, struct mplan *p, struct cfs_err *err)
 {
@@ -47,9 +62,23 @@ int msync_plan(struct cfs_engine *e, const struct msync_opts *o, struct mlist *s
 	if (r)
 		return r;
 	memset(dst, 0, sizeof *dst);
+	/* both sides are listed at once: each agent walks its own tree */
+	struct dst_listing dl = { .e = e, .o = o, .out = dst };
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, list_dst, &dl) == 0;
 	r = mlist_fetch(e, o->src, o->src_path, o->eol, false, src, err);
-	if (!r && (r = mlist_fetch(e, o->dst, o->dst_path, o->eol, true, dst, err)))
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		list_dst(&dl);
+	if (!r && dl.r) {
+		r = dl.r;
+		*err = dl.err;
+	}
+	if (r) {
 		mlist_free(src);
+		mlist_free(dst);
+	}
 	if (!r && (r = mplan_build(src, dst, ex, o->eol, p))) {
 		cfs_errf(err, r, "out of memory");
 		mlist_free(src);

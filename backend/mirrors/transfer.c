@@ -290,9 +290,56 @@ static int copy_once(struct mx *x, const struct agent_target *from, const struct
 	return rc;
 }
 
+/* A small file in two requests: read it whole, then PUT /v1/file/put, which
+ * checks it, writes a temp file with mode and mtime and renames it into
+ * place.  -ENOTSUP when it is not small after all (it grew) or the agent
+ * has no put: the caller uses a write session. */
+static int copy_small(struct mx *x, const struct agent_target *from,
+		      const struct agent_target *to, const struct mx_file *f, struct cfs_err *err)
+{
+	struct cfs_buf tg = CFS_BUF_INIT;
+	struct agent_reply data, r;
+	target(&tg, "read", f->from_path);
+	cfs_buf_printf(&tg, "&offset=0&length=%u", CHUNK);
+	int rc = tg.data ? mx_call(x, from, "GET", tg.data, NULL, 0, &data, err)
+			 : cfs_errf(err, -ENOMEM, "out of memory");
+	if (rc || data.body.len >= CHUNK) {
+		if (tg.data)
+			agent_reply_free(&data);
+		cfs_buf_free(&tg);
+		return rc ? rc : -ENOTSUP;
+	}
+	char h[CFS_XXH128_HEX];
+	cfs_xxh128_hex(data.body.data ? data.body.data : "", data.body.len, h);
+	int64_t s = f->mtime_ns / 1000000000, ns = f->mtime_ns % 1000000000;
+	if (ns < 0)
+		s--, ns += 1000000000;
+	target(&tg, "put", f->to_path);
+	cfs_buf_printf(&tg, "&xxh128=%s&mode=%o&mtime=%" PRId64 ":%" PRId64, h, f->mode & 07777, s,
+		       ns);
+	rc = tg.data ? mx_call(x, to, "PUT", tg.data, data.body.data, data.body.len, &r, err)
+		     : cfs_errf(err, -ENOMEM, "out of memory");
+	if (tg.data)
+		agent_reply_free(&r);
+	/* an agent without put: 404 "no file operation put" */
+	if (rc == -ENOENT && strstr(err->msg, "no file operation"))
+		rc = -ENOTSUP;
+	if (!rc && x->on_bytes)
+		x->on_bytes(x->cb_arg, data.body.len, data.body.len);
+	agent_reply_free(&data);
+	cfs_buf_free(&tg);
+	return rc;
+}
+
 int mx_copy_file(struct mx *x, const struct agent_target *from, const struct agent_target *to,
 		 const struct mx_file *f, struct cfs_err *err)
 {
+	if (f->size < CHUNK) {
+		int rc = copy_small(x, from, to, f, err);
+		if (rc != -ENOTSUP)
+			return rc;
+		memset(err, 0, sizeof *err);
+	}
 	bool delta = f->base && f->xxh && f->xxh[0] && f->size >= MX_DELTA_MIN;
 	if (delta) {
 		int rc = copy_once(x, from, to, f, true, err);

@@ -280,8 +280,9 @@ keep*|keep1|no
 	[ "$(json_get "$MNT/mirrors/live/status.json" status)" = in-sync ]
 	timeout 5 grep -m1 -q '"type":"mirror.status"' <&4
 	exec 4<&-
-	grep -q '^cloudfs_mirror_files_synced_total [1-9]' "$MNT/metrics" ||
-		skip "the mirrors metrics are not in /metrics yet (mirrors_metrics to be called by metrics.c)"
+	grep -q '^cloudfs_mirror_files_synced_total [1-9]' "$MNT/metrics"
+	grep -q '^cloudfs_mirror_bytes_synced_total [1-9]' "$MNT/metrics"
+	grep -q '^cloudfs_mirrors{status="in-sync"} [1-9]' "$MNT/metrics"
 }
 
 @test "mirrors: a cp into /mirrors/NAME/files/ reaches the destination at once" {
