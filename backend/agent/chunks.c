@@ -63,10 +63,14 @@ int agent_open_regular(int dirfd, const char *name, int *fd, struct stat *st)
 	int r = confine_open_at(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY, fd);
 	if (r)
 		return r == -ELOOP ? -EINVAL : r;   /* replaced by a symlink meanwhile */
-	if (fstat(*fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		r = S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
+	if (fstat(*fd, st) < 0) {
+		r = -errno;
 		close(*fd);
 		return r;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(*fd);
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
 	}
 	return 0;
 }
