@@ -17,6 +17,7 @@
 #include "../agent/helpers.h"
 #include "agent/mirror_api.h"
 #include "auth/crypto.h"
+#include "mirrors/mirrors.h"
 
 struct fx {
 	char *root;
@@ -114,6 +115,40 @@ static void test_list(void **state)
 	assert_int_equal(call(f, "/v1/files?path=a.b"), 400);     /* ENOTDIR */
 }
 
+/* Names JSON must escape (quotes, backslashes, control bytes), names that
+ * are not UTF-8 (path_b64) and link targets alike come back exactly, and the
+ * page is valid JSON the manager's parser takes. */
+static void test_hostile_names(void **state)
+{
+	struct fx *f = *state;
+	static const char *const names[] = { "q\"uote", "back\\slash", "new\nline", "ctl\x01\x1f",
+					     "tab\there", "caf\xc3\xa9" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		th_write(f->root, names[i], "x");
+	th_write(f->root, "bad\xff\xfe", "y");
+	symlink("to \"odd\\target\n", th_path(f->root, "odd-link"));
+	assert_int_equal(call(f, "/v1/files?path=."), 200);
+	assert_non_null(f->r.json);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		assert_non_null(entry(f->r.json, names[i]));
+	const cJSON *e, *b64 = NULL;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(f->r.json, "entries"))
+		if (cJSON_GetObjectItem(e, "path_b64"))
+			b64 = e;
+	assert_non_null(b64);
+	assert_string_equal(th_str(b64, "path_b64"), "YmFk//4=");
+	assert_string_equal(th_str(entry(f->r.json, "odd-link"), "target"), "to \"odd\\target\n");
+	/* what the manager makes of it */
+	struct mlist l = { 0 };
+	char *next = NULL;
+	assert_int_equal(mlist_parse_page(f->r.body.data, f->r.body.len, &l, &next), 0);
+	assert_null(next);
+	assert_int_equal(mlist_sort(&l), 0);
+	assert_non_null(mlist_find(&l, "bad\xff\xfe"));
+	assert_non_null(mlist_find(&l, "ctl\x01\x1f"));
+	mlist_free(&l);
+}
+
 static void test_pages(void **state)
 {
 	struct fx *f = *state;
@@ -201,6 +236,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 		cmocka_unit_test(test_persist),
