@@ -1,6 +1,7 @@
 /* list.c — the agent's hashed listing (GET /v1/files) as the manager sees
- * it: pages parsed into a sorted list, and SRC:PATH locations. */
-#include <cjson/cJSON.h>
+ * it: pages parsed into a sorted list, and SRC:PATH locations.  A page holds
+ * up to 20,000 entries: it is read with the pull parser (core/jscan.h)
+ * straight into the list, with exact 64-bit sizes, never as a JSON tree. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "core/engine_priv.h"
+#include "core/jscan.h"
 #include "instances/instances.h"
 #include "mirrors/mirrors.h"
 #include "wire/wire.h"
@@ -42,139 +44,225 @@ static bool safe_path(const char *p)
 	return true;
 }
 
-/* key or key_b64 as a NUL-free C string (malloc'ed), NULL when absent/bad. */
-static char *get_bytes(const cJSON *o, const char *key)
+/* A decoded string member as a NUL-free C string (malloc'ed): "key" as
+ * text, or "key_b64" as base64.  -EINVAL when it is neither or holds NUL. */
+static int take_bytes(struct cfs_jscan *s, bool b64, struct cfs_buf *tmp, char **out)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (cJSON_IsString(v))
-		return strdup(v->valuestring);
-	char k64[32];
-	snprintf(k64, sizeof k64, "%s_b64", key);
-	v = cJSON_GetObjectItemCaseSensitive(o, k64);
-	if (!cJSON_IsString(v))
-		return NULL;
-	size_t n = strlen(v->valuestring);
+	int r = cfs_js_string(s, tmp);
+	if (r)
+		return r;
+	if (*out)
+		return -EINVAL;   /* given twice */
+	if (!b64) {
+		if (memchr(tmp->data, '\0', tmp->len))
+			return -EINVAL;
+		return (*out = strdup(tmp->data)) ? 0 : -ENOMEM;
+	}
+	size_t n = tmp->len;
 	if (n % 4)
-		return NULL;
-	unsigned char *out = malloc(n / 4 * 3 + 4);
-	if (!out)
-		return NULL;
-	int m = EVP_DecodeBlock(out, (const unsigned char *)v->valuestring, (int)n);
-	if (m < 0) {
-		free(out);
-		return NULL;
-	}
-	for (size_t i = n; i > 0 && v->valuestring[i - 1] == '='; i--)
+		return -EINVAL;
+	unsigned char *dec = malloc(n / 4 * 3 + 4);
+	if (!dec)
+		return -ENOMEM;
+	int m = EVP_DecodeBlock(dec, (const unsigned char *)tmp->data, (int)n);
+	for (size_t i = n; m >= 0 && i > 0 && tmp->data[i - 1] == '='; i--)
 		m--;
-	if (m < 0 || memchr(out, '\0', (size_t)m)) {
-		free(out);
-		return NULL;
+	if (m < 0 || memchr(dec, '\0', (size_t)m)) {
+		free(dec);
+		return -EINVAL;
 	}
-	out[m] = '\0';
-	return (char *)out;
-}
-
-static bool get_num(const cJSON *o, const char *key, double lo, double hi, double *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi)
-		return false;
-	*out = v->valuedouble;
-	return true;
-}
-
-static bool get_hash(const cJSON *o, const char *key, char out[33])
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	out[0] = '\0';
-	if (!v)
-		return true;
-	if (!cJSON_IsString(v) || strlen(v->valuestring) != 32 ||
-	    strspn(v->valuestring, "0123456789abcdef") != 32)
-		return false;
-	memcpy(out, v->valuestring, 33);
-	return true;
-}
-
-static int parse_entry(const cJSON *e, struct ment *m)
-{
-	memset(m, 0, sizeof *m);
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
-	double size = 0, sec = 0, nsec = 0, mode = 0;
-	if (!cJSON_IsObject(e) || !cJSON_IsString(type) ||
-	    !get_num(e, "size", 0, 9007199254740992.0, &size) ||
-	    !get_num(e, "mtime", -1e12, 1e12, &sec) || !get_num(e, "mode", 0, 07777, &mode))
-		return -EINVAL;
-	get_num(e, "mtime_nsec", 0, 999999999, &nsec);
-	const char *t = type->valuestring;
-	m->type = !strcmp(t, "file") ? ME_FILE : !strcmp(t, "dir") ? ME_DIR
-		  : !strcmp(t, "symlink") ? ME_LINK : ME_OTHER;
-	m->size = (uint64_t)size;
-	m->mtime_ns = (int64_t)sec * 1000000000 + (int64_t)nsec;
-	m->mode = (unsigned)mode;
-	const cJSON *text = cJSON_GetObjectItemCaseSensitive(e, "text");
-	m->text = cJSON_IsTrue(text);
-	if (!get_hash(e, "xxh128", m->xxh) || !get_hash(e, "xxh128_lf", m->xxh_lf))
-		return -EINVAL;
-	if (!(m->path = get_bytes(e, "path")))
-		return -EINVAL;
-	if (!safe_path(m->path) || (m->type == ME_FILE && !m->xxh[0]))
-		goto bad;
-	if (m->type == ME_LINK && !(m->target = get_bytes(e, "target")))
-		goto bad;
+	dec[m] = '\0';
+	*out = (char *)dec;
 	return 0;
-bad:
-	free(m->path);
-	free(m->target);
-	m->path = m->target = NULL;
-	return -EINVAL;
+}
+
+static int take_hash(struct cfs_jscan *s, char out[33])
+{
+	const char *str;
+	size_t len;
+	int r = cfs_js_string_raw(s, &str, &len);
+	if (r)
+		return r;
+	if (len != 32 || strspn(str, "0123456789abcdef") < 32)
+		return -EINVAL;
+	memcpy(out, str, 32);
+	out[32] = '\0';
+	return 0;
+}
+
+/* An integer that may be negative, within ±limit. */
+static int take_i64(struct cfs_jscan *s, int64_t limit, int64_t *out)
+{
+	bool neg = cfs_js_peek(s) == '-';
+	if (neg)
+		s->p++;
+	uint64_t v;
+	int r = cfs_js_u64(s, &v);
+	if (r || v > (uint64_t)limit)
+		return -EINVAL;
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return 0;
+}
+
+static int take_bool(struct cfs_jscan *s, bool *out)
+{
+	int c = cfs_js_peek(s);
+	if (c != 't' && c != 'f')
+		return -EINVAL;
+	*out = c == 't';
+	return cfs_js_skip(s);
+}
+
+struct page {
+	struct mlist *l;
+	struct ment *m;            /* the entry being read */
+	unsigned seen;             /* required members met (bits) */
+	struct cfs_buf tmp;
+	char *next;
+	bool has_entries, has_next;
+	uint64_t hashed;
+};
+
+enum { HAVE_TYPE = 1, HAVE_SIZE = 2, HAVE_MTIME = 4, HAVE_MODE = 8, HAVE_ALL = 15 };
+
+static int entry_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
+{
+	struct page *pg = arg;
+	struct ment *m = pg->m;
+	uint64_t u;
+	int64_t i;
+	int r;
+	if (cfs_js_key(k, kl, "path") || cfs_js_key(k, kl, "path_b64"))
+		return take_bytes(s, kl > 4, &pg->tmp, &m->path);
+	if (cfs_js_key(k, kl, "target") || cfs_js_key(k, kl, "target_b64"))
+		return take_bytes(s, kl > 6, &pg->tmp, &m->target);
+	if (cfs_js_key(k, kl, "type")) {
+		const char *t;
+		size_t tl;
+		if ((r = cfs_js_string_raw(s, &t, &tl)))
+			return r;
+		m->type = tl == 4 && !memcmp(t, "file", 4) ? ME_FILE
+			  : tl == 3 && !memcmp(t, "dir", 3) ? ME_DIR
+			  : tl == 7 && !memcmp(t, "symlink", 7) ? ME_LINK : ME_OTHER;
+		pg->seen |= HAVE_TYPE;
+		return 0;
+	}
+	if (cfs_js_key(k, kl, "size")) {
+		if ((r = cfs_js_u64(s, &m->size)))
+			return r;
+		pg->seen |= HAVE_SIZE;
+		return 0;
+	}
+	if (cfs_js_key(k, kl, "mtime")) {
+		if ((r = take_i64(s, 1000000000000LL, &i)))
+			return r;
+		m->mtime_ns += i * 1000000000;
+		pg->seen |= HAVE_MTIME;
+		return 0;
+	}
+	if (cfs_js_key(k, kl, "mtime_nsec")) {
+		if ((r = cfs_js_u64(s, &u)) || u > 999999999)
+			return r ? r : -EINVAL;
+		m->mtime_ns += (int64_t)u;
+		return 0;
+	}
+	if (cfs_js_key(k, kl, "mode")) {
+		if ((r = cfs_js_u64(s, &u)) || u > 07777)
+			return r ? r : -EINVAL;
+		m->mode = (unsigned)u;
+		pg->seen |= HAVE_MODE;
+		return 0;
+	}
+	if (cfs_js_key(k, kl, "xxh128"))
+		return take_hash(s, m->xxh);
+	if (cfs_js_key(k, kl, "xxh128_lf"))
+		return take_hash(s, m->xxh_lf);
+	if (cfs_js_key(k, kl, "text"))
+		return take_bool(s, &m->text);
+	return cfs_js_skip(s);
+}
+
+static int entry_elem(struct cfs_jscan *s, void *arg)
+{
+	struct page *pg = arg;
+	struct mlist *l = pg->l;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct ment *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	struct ment *m = pg->m = &l->v[l->n];
+	memset(m, 0, sizeof *m);
+	pg->seen = 0;
+	int r = cfs_js_peek(s) == '{' ? cfs_js_object(s, entry_member, pg) : -EINVAL;
+	if (!r && (pg->seen != HAVE_ALL || !m->path || !safe_path(m->path) ||
+		   (m->type == ME_FILE && !m->xxh[0]) || (m->type == ME_LINK && !m->target)))
+		r = -EINVAL;
+	if (r) {
+		free(m->path);
+		free(m->target);
+		return r;
+	}
+	if (m->type != ME_LINK) {
+		free(m->target);
+		m->target = NULL;
+	}
+	l->n++;
+	return 0;
+}
+
+static int page_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
+{
+	struct page *pg = arg;
+	if (cfs_js_key(k, kl, "entries")) {
+		if (pg->has_entries || cfs_js_peek(s) != '[')
+			return -EINVAL;
+		pg->has_entries = true;
+		return cfs_js_array(s, entry_elem, pg);
+	}
+	if (cfs_js_key(k, kl, "next")) {
+		if (pg->has_next)
+			return -EINVAL;
+		pg->has_next = true;
+		if (cfs_js_null(s))
+			return 0;
+		int r = cfs_js_peek(s) == '"' ? cfs_js_string(s, &pg->tmp) : -EINVAL;
+		if (!r && memchr(pg->tmp.data, '\0', pg->tmp.len))
+			r = -EINVAL;
+		if (!r && !(pg->next = strdup(pg->tmp.data)))
+			r = -ENOMEM;
+		return r;
+	}
+	if (cfs_js_key(k, kl, "hashed_bytes"))
+		return cfs_js_u64(s, &pg->hashed);
+	return cfs_js_skip(s);
 }
 
 int mlist_parse_page(const char *json, size_t len, struct mlist *l, char **next)
 {
 	*next = NULL;
-	cJSON *j = cJSON_ParseWithLength(json, len);
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "entries");
-	const cJSON *nx = cJSON_GetObjectItemCaseSensitive(j, "next");
-	double hashed = 0;
-	if (!cJSON_IsArray(arr) || !(cJSON_IsNull(nx) || cJSON_IsString(nx))) {
-		cJSON_Delete(j);
-		return -EINVAL;
-	}
-	get_num(j, "hashed_bytes", 0, 1e18, &hashed);
-	size_t start = l->n, count = (size_t)cJSON_GetArraySize(arr);
-	if (l->n + count > l->cap) {
-		size_t cap = l->cap ? l->cap : 256;
-		while (cap < l->n + count)
-			cap *= 2;
-		struct ment *v = realloc(l->v, cap * sizeof *v);
-		if (!v) {
-			cJSON_Delete(j);
-			return -ENOMEM;
-		}
-		l->v = v;
-		l->cap = cap;
-	}
-	int r = 0;
-	const cJSON *e;
-	cJSON_ArrayForEach(e, arr) {
-		if ((r = parse_entry(e, &l->v[l->n])))
-			break;
-		l->n++;
-	}
-	if (!r && cJSON_IsString(nx) && !(*next = strdup(nx->valuestring)))
-		r = -ENOMEM;
+	struct page pg = { .l = l, .tmp = CFS_BUF_INIT };
+	struct cfs_jscan s = { .p = json, .end = json + len };
+	size_t start = l->n;
+	int r = cfs_js_peek(&s) == '{' ? cfs_js_object(&s, page_member, &pg) : -EINVAL;
+	if (!r && (!pg.has_entries || !pg.has_next || cfs_js_peek(&s) != -1))
+		r = -EINVAL;
+	cfs_buf_free(&pg.tmp);
 	if (r) {
+		free(pg.next);
 		while (l->n > start) {
 			l->n--;
 			free(l->v[l->n].path);
 			free(l->v[l->n].target);
 		}
-	} else {
-		l->hashed_bytes += (uint64_t)hashed;
+		return r == -ENOMEM ? r : -EINVAL;
 	}
-	cJSON_Delete(j);
-	return r;
+	l->hashed_bytes += pg.hashed;
+	*next = pg.next;
+	return 0;
 }
 
 static int by_path(const void *a, const void *b)

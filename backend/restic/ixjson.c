@@ -10,22 +10,22 @@
 #include <errno.h>
 #include <string.h>
 
-static int id_value(struct rr_jscan *s, uint8_t id[RR_ID_LEN])
+static int id_value(struct cfs_jscan *s, uint8_t id[RR_ID_LEN])
 {
 	const char *str;
 	size_t len;
 	char hex[RR_HEX_LEN];
-	if (rr_js_string_raw(s, &str, &len) || len != 64)
+	if (cfs_js_string_raw(s, &str, &len) || len != 64)
 		return -EINVAL;
 	memcpy(hex, str, 64);
 	hex[64] = '\0';
 	return rr_id_parse(hex, id);
 }
 
-static int u32_value(struct rr_jscan *s, uint32_t *out)
+static int u32_value(struct cfs_jscan *s, uint32_t *out)
 {
 	uint64_t v;
-	if (rr_js_u64(s, &v) || v > UINT32_MAX)
+	if (cfs_js_u64(s, &v) || v > UINT32_MAX)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
@@ -36,38 +36,38 @@ struct blob_st {
 	unsigned seen;           /* bits: id, type, offset, length */
 };
 
-static int blob_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
+static int blob_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
 {
 	struct blob_st *b = arg;
 	const char *str;
 	size_t len;
-	if (rr_js_key(k, kl, "id")) {
+	if (cfs_js_key(k, kl, "id")) {
 		b->seen |= 1;
 		return id_value(s, b->r.id);
 	}
-	if (rr_js_key(k, kl, "type")) {
-		if (rr_js_string_raw(s, &str, &len))
+	if (cfs_js_key(k, kl, "type")) {
+		if (cfs_js_string_raw(s, &str, &len))
 			return -EINVAL;
 		b->seen |= 2;
-		if (rr_js_key(str, len, "tree"))
+		if (cfs_js_key(str, len, "tree"))
 			b->r.pack |= RR_IX_TREE;
-		else if (rr_js_key(str, len, "data"))
+		else if (cfs_js_key(str, len, "data"))
 			b->r.pack &= ~RR_IX_TREE;
 		else
 			return -EINVAL;
 		return 0;
 	}
-	if (rr_js_key(k, kl, "offset")) {
+	if (cfs_js_key(k, kl, "offset")) {
 		b->seen |= 4;
 		return u32_value(s, &b->r.offset);
 	}
-	if (rr_js_key(k, kl, "length")) {
+	if (cfs_js_key(k, kl, "length")) {
 		b->seen |= 8;
 		return u32_value(s, &b->r.length);
 	}
-	if (rr_js_key(k, kl, "uncompressed_length"))
+	if (cfs_js_key(k, kl, "uncompressed_length"))
 		return u32_value(s, &b->r.ulen);
-	return rr_js_skip(s);
+	return cfs_js_skip(s);
 }
 
 struct pack_st {
@@ -78,11 +78,11 @@ struct pack_st {
 	uint8_t id[RR_ID_LEN];
 };
 
-static int blob_element(struct rr_jscan *s, void *arg)
+static int blob_element(struct cfs_jscan *s, void *arg)
 {
 	struct pack_st *p = arg;
 	struct blob_st b = { .seen = 0 };
-	int ret = rr_js_object(s, blob_member, &b);
+	int ret = cfs_js_object(s, blob_member, &b);
 	if (ret)
 		return ret;
 	if (b.seen != 15 || b.r.length < RR_BOX_OVERHEAD ||
@@ -92,25 +92,25 @@ static int blob_element(struct rr_jscan *s, void *arg)
 	return rr_ixbatch_add_rec(p->b, &b.r);
 }
 
-static int pack_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
+static int pack_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
 {
 	struct pack_st *p = arg;
-	if (rr_js_key(k, kl, "id")) {
+	if (cfs_js_key(k, kl, "id")) {
 		p->have_id = true;
 		return id_value(s, p->id);
 	}
-	if (rr_js_key(k, kl, "blobs"))
-		return rr_js_array(s, blob_element, p);
-	return rr_js_skip(s);
+	if (cfs_js_key(k, kl, "blobs"))
+		return cfs_js_array(s, blob_element, p);
+	return cfs_js_skip(s);
 }
 
-static int pack_element(struct rr_jscan *s, void *arg)
+static int pack_element(struct cfs_jscan *s, void *arg)
 {
 	struct pack_st *p = arg;
 	uint32_t num;
 	p->first = p->b->nrecs;
 	p->have_id = false;
-	int ret = rr_js_object(s, pack_member, p);
+	int ret = cfs_js_object(s, pack_member, p);
 	if (ret)
 		return ret;
 	if (!p->have_id)
@@ -122,25 +122,25 @@ static int pack_element(struct rr_jscan *s, void *arg)
 	return 0;
 }
 
-static int top_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
+static int top_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
 {
-	if (rr_js_key(k, kl, "packs"))
-		return rr_js_array(s, pack_element, arg);
-	return rr_js_skip(s);
+	if (cfs_js_key(k, kl, "packs"))
+		return cfs_js_array(s, pack_element, arg);
+	return cfs_js_skip(s);
 }
 
 int rr_index_json_parse(const char *json, size_t len, int version, struct rr_ixbatch *b)
 {
-	struct rr_jscan s = { json, json + len, 0 };
+	struct cfs_jscan s = { json, json + len, 0 };
 	struct pack_st p = { .b = b, .version = version };
-	int ret, c = rr_js_peek(&s);
+	int ret, c = cfs_js_peek(&s);
 	if (c == '{')
-		ret = rr_js_object(&s, top_member, &p);
+		ret = cfs_js_object(&s, top_member, &p);
 	else if (c == '[')
-		ret = rr_js_array(&s, pack_element, &p);
+		ret = cfs_js_array(&s, pack_element, &p);
 	else
 		ret = -EINVAL;
-	if (!ret && rr_js_peek(&s) != -1)
+	if (!ret && cfs_js_peek(&s) != -1)
 		ret = -EINVAL;   /* trailing garbage */
 	return ret;
 }

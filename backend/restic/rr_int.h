@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "core/jscan.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/vtree.h"
@@ -65,26 +66,6 @@ int rr_zstd_stream(const uint8_t *in, size_t len, size_t cap, struct cfs_buf *ou
  * '[', zstd-decoded when it starts with 0x02 (version 2 only).  out is
  * NUL-terminated. */
 int rr_unpack(int version, const uint8_t *pt, size_t len, struct cfs_buf *out);
-
-/* ---- jscan.c: a pull parser for the JSON that can be huge ---- */
-struct rr_jscan {
-	const char *p, *end;
-	int depth;
-};
-typedef int (*rr_js_member_fn)(struct rr_jscan *s, void *arg, const char *key, size_t klen);
-typedef int (*rr_js_elem_fn)(struct rr_jscan *s, void *arg);
-int rr_js_peek(struct rr_jscan *s);              /* next non-blank byte, -1 at the end */
-/* The next string, quotes off, escapes validated but left in place. */
-int rr_js_string_raw(struct rr_jscan *s, const char **str, size_t *len);
-/* The next string decoded into out (NUL-terminated; may hold NUL bytes). */
-int rr_js_string(struct rr_jscan *s, struct cfs_buf *out);
-int rr_js_u64(struct rr_jscan *s, uint64_t *out); /* plain unsigned integer only */
-bool rr_js_null(struct rr_jscan *s);             /* consumes a null */
-int rr_js_skip(struct rr_jscan *s);              /* any value */
-/* member() / elem() must consume the value.  A null array is empty. */
-int rr_js_object(struct rr_jscan *s, rr_js_member_fn member, void *arg);
-int rr_js_array(struct rr_jscan *s, rr_js_elem_fn elem, void *arg);
-bool rr_js_key(const char *k, size_t kl, const char *lit);
 
 /* ---- keys.c: key files and the master key ---- */
 struct rr_keyfile {
@@ -410,6 +391,5 @@ ssize_t rr_fh_read(struct rr_fh *fh, char *buf, size_t size, uint64_t off);
 void rr_fh_close(struct rr_fh *fh);
 
 /* UTF-8 encoding of code point c into o (1 to 4 bytes); returns the length. */
-size_t rr_utf8_put(uint32_t c, char *o);
 
 #endif

@@ -3,6 +3,8 @@
  * outer quotes) before JSON encoding them. */
 #include "restic/rr_int.h"
 
+#include "core/jscan.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,30 +125,6 @@ int rr_gotime_parse(const char *s, struct timespec *ts)
 	return 0;
 }
 
-size_t rr_utf8_put(uint32_t c, char *o)
-{
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (char)(0xc0 | c >> 6);
-		o[1] = (char)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xe0 | c >> 12);
-		o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | c >> 18);
-	o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (c & 0x3f));
-	return 4;
-}
-
 static int hexrun(const char *in, size_t n, uint32_t *out)
 {
 	uint32_t v = 0;
@@ -201,7 +179,7 @@ int rr_name_unquote(const char *in, size_t inlen, char **out, size_t *outlen)
 			if (i + n > inlen || hexrun(in + i, n, &v) || v > 0x10ffff ||
 			    (v >= 0xd800 && v <= 0xdfff))
 				goto bad;
-			k += rr_utf8_put(v, o + k);
+			k += cfs_utf8_put(v, o + k);
 			i += n;
 			break;
 		}

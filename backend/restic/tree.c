@@ -100,32 +100,32 @@ static char *dup_str(struct dec *d, const void *p, size_t n)
 	return arena_dup(&d->t->arena, &d->t->bytes, p, n);
 }
 
-static int u64_field(struct rr_jscan *s, uint64_t *out, uint64_t max)
+static int u64_field(struct cfs_jscan *s, uint64_t *out, uint64_t max)
 {
-	if (rr_js_null(s)) {
+	if (cfs_js_null(s)) {
 		*out = 0;
 		return 0;
 	}
-	if (rr_js_u64(s, out) || *out > max)
+	if (cfs_js_u64(s, out) || *out > max)
 		return -EINVAL;
 	return 0;
 }
 
-static int time_field(struct rr_jscan *s, struct dec *d, struct timespec *ts)
+static int time_field(struct cfs_jscan *s, struct dec *d, struct timespec *ts)
 {
-	if (rr_js_string(s, &d->str) || memchr(d->str.data, '\0', d->str.len))
+	if (cfs_js_string(s, &d->str) || memchr(d->str.data, '\0', d->str.len))
 		return -EINVAL;
 	return rr_gotime_parse(d->str.data, ts);
 }
 
-static int id_elem(struct rr_jscan *s, void *arg)
+static int id_elem(struct cfs_jscan *s, void *arg)
 {
 	struct dec *d = arg;
 	const char *str;
 	size_t len;
 	char hex[RR_HEX_LEN];
 	uint8_t id[RR_ID_LEN];
-	if (rr_js_string_raw(s, &str, &len) || len != 64)
+	if (cfs_js_string_raw(s, &str, &len) || len != 64)
 		return -EINVAL;
 	memcpy(hex, str, 64);
 	hex[64] = '\0';
@@ -136,33 +136,33 @@ static int id_elem(struct rr_jscan *s, void *arg)
 	return cfs_buf_append(&d->ids, id, RR_ID_LEN);
 }
 
-static int xattr_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
+static int xattr_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
 {
 	struct dec *d = arg;
-	if (rr_js_key(k, kl, "name")) {
+	if (cfs_js_key(k, kl, "name")) {
 		d->xhas_name = true;
-		return rr_js_string(s, &d->xname);
+		return cfs_js_string(s, &d->xname);
 	}
-	if (rr_js_key(k, kl, "value")) {
-		if (rr_js_null(s))
+	if (cfs_js_key(k, kl, "value")) {
+		if (cfs_js_null(s))
 			return 0;
-		if (rr_js_string(s, &d->str) || memchr(d->str.data, '\0', d->str.len))
+		if (cfs_js_string(s, &d->str) || memchr(d->str.data, '\0', d->str.len))
 			return -EINVAL;
 		free(d->xval);
 		d->xval = NULL;
 		return rr_b64_decode(d->str.data, &d->xval, &d->xlen);
 	}
-	return rr_js_skip(s);
+	return cfs_js_skip(s);
 }
 
-static int xattr_elem(struct rr_jscan *s, void *arg)
+static int xattr_elem(struct cfs_jscan *s, void *arg)
 {
 	struct dec *d = arg;
 	d->xhas_name = false;
 	free(d->xval);
 	d->xval = NULL;
 	d->xlen = 0;
-	int ret = rr_js_object(s, xattr_member, d);
+	int ret = cfs_js_object(s, xattr_member, d);
 	if (ret)
 		return ret;
 	if (!d->xhas_name || d->xname.len == 0 || memchr(d->xname.data, '\0', d->xname.len))
@@ -177,16 +177,16 @@ static int xattr_elem(struct rr_jscan *s, void *arg)
 	return cfs_buf_append(&d->xa, &x, sizeof x);
 }
 
-static int node_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
+static int node_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
 {
 	struct dec *d = arg;
 	struct rr_node *n = d->n;
 	uint64_t u;
 	int ret;
-	if (rr_js_key(k, kl, "name")) {
+	if (cfs_js_key(k, kl, "name")) {
 		char *nm;
 		size_t nl;
-		if (rr_js_string(s, &d->str) ||
+		if (cfs_js_string(s, &d->str) ||
 		    rr_name_unquote(d->str.data, d->str.len, &nm, &nl))
 			return -EINVAL;
 		bool bad = nl == 0 || memchr(nm, '/', nl) || memchr(nm, '\0', nl) ||
@@ -198,8 +198,8 @@ static int node_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
 		d->has_name = true;
 		return 0;
 	}
-	if (rr_js_key(k, kl, "type")) {
-		if (rr_js_string(s, &d->str))
+	if (cfs_js_key(k, kl, "type")) {
+		if (cfs_js_string(s, &d->str))
 			return -EINVAL;
 		n->type = RR_N_OTHER;
 		for (size_t i = 0; i < sizeof types / sizeof *types; i++)
@@ -209,41 +209,41 @@ static int node_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
 		d->has_type = true;
 		return 0;
 	}
-	if (rr_js_key(k, kl, "mode")) {
+	if (cfs_js_key(k, kl, "mode")) {
 		ret = u64_field(s, &u, UINT32_MAX);
 		n->gomode = (uint32_t)u;
 		return ret;
 	}
-	if (rr_js_key(k, kl, "uid")) {
+	if (cfs_js_key(k, kl, "uid")) {
 		ret = u64_field(s, &u, UINT32_MAX);
 		n->uid = (uint32_t)u;
 		return ret;
 	}
-	if (rr_js_key(k, kl, "gid")) {
+	if (cfs_js_key(k, kl, "gid")) {
 		ret = u64_field(s, &u, UINT32_MAX);
 		n->gid = (uint32_t)u;
 		return ret;
 	}
-	if (rr_js_key(k, kl, "size"))
+	if (cfs_js_key(k, kl, "size"))
 		return u64_field(s, &n->size, UINT64_MAX);
-	if (rr_js_key(k, kl, "inode"))
+	if (cfs_js_key(k, kl, "inode"))
 		return u64_field(s, &n->inode, UINT64_MAX);
-	if (rr_js_key(k, kl, "device_id"))
+	if (cfs_js_key(k, kl, "device_id"))
 		return u64_field(s, &n->device_id, UINT64_MAX);
-	if (rr_js_key(k, kl, "links"))
+	if (cfs_js_key(k, kl, "links"))
 		return u64_field(s, &n->links, UINT64_MAX);
-	if (rr_js_key(k, kl, "device"))
+	if (cfs_js_key(k, kl, "device"))
 		return u64_field(s, &n->rdev, UINT64_MAX);
-	if (rr_js_key(k, kl, "mtime"))
+	if (cfs_js_key(k, kl, "mtime"))
 		return time_field(s, d, &n->mtime);
-	if (rr_js_key(k, kl, "atime"))
+	if (cfs_js_key(k, kl, "atime"))
 		return time_field(s, d, &n->atime);
-	if (rr_js_key(k, kl, "ctime"))
+	if (cfs_js_key(k, kl, "ctime"))
 		return time_field(s, d, &n->ctime);
-	if (rr_js_key(k, kl, "linktarget")) {
-		if (rr_js_null(s))
+	if (cfs_js_key(k, kl, "linktarget")) {
+		if (cfs_js_null(s))
 			return 0;
-		if (rr_js_string(s, &d->str))
+		if (cfs_js_string(s, &d->str))
 			return -EINVAL;
 		if (d->has_raw)
 			return 0;   /* linktarget_raw came first and wins */
@@ -251,10 +251,10 @@ static int node_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
 		d->linktarget_len = d->str.len;
 		return d->linktarget ? 0 : -ENOMEM;
 	}
-	if (rr_js_key(k, kl, "linktarget_raw")) {
+	if (cfs_js_key(k, kl, "linktarget_raw")) {
 		uint8_t *b;
 		size_t bl;
-		if (rr_js_string(s, &d->str) || memchr(d->str.data, '\0', d->str.len) ||
+		if (cfs_js_string(s, &d->str) || memchr(d->str.data, '\0', d->str.len) ||
 		    rr_b64_decode(d->str.data, &b, &bl))
 			return -EINVAL;
 		d->linktarget = dup_str(d, b, bl);
@@ -263,31 +263,31 @@ static int node_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
 		free(b);
 		return d->linktarget ? 0 : -ENOMEM;
 	}
-	if (rr_js_key(k, kl, "content")) {
+	if (cfs_js_key(k, kl, "content")) {
 		d->ids.len = 0;
-		return rr_js_array(s, id_elem, d);
+		return cfs_js_array(s, id_elem, d);
 	}
-	if (rr_js_key(k, kl, "subtree")) {
-		if (rr_js_null(s))
+	if (cfs_js_key(k, kl, "subtree")) {
+		if (cfs_js_null(s))
 			return 0;
 		const char *str;
 		size_t len;
 		char hex[RR_HEX_LEN];
-		if (rr_js_string_raw(s, &str, &len) || len != 64)
+		if (cfs_js_string_raw(s, &str, &len) || len != 64)
 			return -EINVAL;
 		memcpy(hex, str, 64);
 		hex[64] = '\0';
 		n->has_subtree = 1;
 		return rr_id_parse(hex, n->subtree);
 	}
-	if (rr_js_key(k, kl, "extended_attributes")) {
+	if (cfs_js_key(k, kl, "extended_attributes")) {
 		d->xa.len = 0;
-		return rr_js_array(s, xattr_elem, d);
+		return cfs_js_array(s, xattr_elem, d);
 	}
-	return rr_js_skip(s);
+	return cfs_js_skip(s);
 }
 
-static int node_elem(struct rr_jscan *s, void *arg)
+static int node_elem(struct cfs_jscan *s, void *arg)
 {
 	struct dec *d = arg;
 	struct rr_tree *t = d->t;
@@ -306,7 +306,7 @@ static int node_elem(struct rr_jscan *s, void *arg)
 	d->linktarget = NULL;
 	d->linktarget_len = 0;
 	d->ids.len = d->xa.len = 0;
-	int ret = rr_js_object(s, node_member, d);
+	int ret = cfs_js_object(s, node_member, d);
 	if (ret)
 		return ret;
 	if (!d->has_name || !d->has_type || (n->type == RR_N_DIR && !n->has_subtree))
@@ -340,19 +340,19 @@ static int node_elem(struct rr_jscan *s, void *arg)
 	return 0;
 }
 
-static int tree_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
+static int tree_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
 {
 	struct dec *d = arg;
-	if (rr_js_key(k, kl, "nodes")) {
+	if (cfs_js_key(k, kl, "nodes")) {
 		d->has_name = true;   /* reused here as "saw nodes" */
-		return rr_js_array(s, node_elem, d);
+		return cfs_js_array(s, node_elem, d);
 	}
-	return rr_js_skip(s);
+	return cfs_js_skip(s);
 }
 
 int rr_tree_decode(const char *json, size_t len, struct rr_tree **out)
 {
-	struct rr_jscan s = { json, json + len, 0 };
+	struct cfs_jscan s = { json, json + len, 0 };
 	struct dec d = { 0 };
 	int ret = -ENOMEM;
 	struct rr_tree *t = calloc(1, sizeof *t);
@@ -361,8 +361,8 @@ int rr_tree_decode(const char *json, size_t len, struct rr_tree **out)
 	t->bytes = sizeof *t;
 	t->sorted = true;
 	d.t = t;
-	ret = rr_js_object(&s, tree_member, &d);
-	if (!ret && rr_js_peek(&s) != -1)
+	ret = cfs_js_object(&s, tree_member, &d);
+	if (!ret && cfs_js_peek(&s) != -1)
 		ret = -EINVAL;
 	if (ret)
 		goto out;

@@ -1,31 +1,31 @@
-/* jscan.c — a small pull parser for JSON, for the two documents that can be
- * huge (index files with 150,000 blobs, tree blobs of directories with
- * millions of entries).  Callers walk objects and arrays with callbacks and
- * decode only the values they want, so no JSON tree is ever built.  Nesting
- * is capped; numbers are read as plain unsigned integers where the caller
- * wants a number, as restic writes them. */
-#include "restic/rr_int.h"
+/* jscan.c — a small pull parser for JSON, for the documents that can be
+ * huge (restic index files with 150,000 blobs, tree blobs of directories
+ * with millions of entries, an agent's listing of 20,000 paths).  Callers
+ * walk objects and arrays with callbacks and decode only the values they
+ * want, so no JSON tree is ever built.  Nesting is capped; numbers are read
+ * as plain unsigned integers where the caller wants a number. */
+#include "core/jscan.h"
 
 #include <errno.h>
 #include <string.h>
 
 #define MAX_DEPTH 64
 
-static void ws(struct rr_jscan *s)
+static void ws(struct cfs_jscan *s)
 {
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
 		s->p++;
 }
 
-int rr_js_peek(struct rr_jscan *s)
+int cfs_js_peek(struct cfs_jscan *s)
 {
 	ws(s);
 	return s->p < s->end ? (unsigned char)*s->p : -1;
 }
 
-static int eat(struct rr_jscan *s, char c)
+static int eat(struct cfs_jscan *s, char c)
 {
-	if (rr_js_peek(s) != (unsigned char)c)
+	if (cfs_js_peek(s) != (unsigned char)c)
 		return -EINVAL;
 	s->p++;
 	return 0;
@@ -45,7 +45,7 @@ static int hex4(const char *p, uint32_t *v)
 	return 0;
 }
 
-int rr_js_string_raw(struct rr_jscan *s, const char **str, size_t *len)
+int cfs_js_string_raw(struct cfs_jscan *s, const char **str, size_t *len)
 {
 	if (eat(s, '"'))
 		return -EINVAL;
@@ -80,11 +80,11 @@ int rr_js_string_raw(struct rr_jscan *s, const char **str, size_t *len)
 	return 0;
 }
 
-int rr_js_string(struct rr_jscan *s, struct cfs_buf *out)
+int cfs_js_string(struct cfs_jscan *s, struct cfs_buf *out)
 {
 	const char *str;
 	size_t len;
-	int ret = rr_js_string_raw(s, &str, &len);
+	int ret = cfs_js_string_raw(s, &str, &len);
 	if (ret)
 		return ret;
 	out->len = 0;
@@ -116,7 +116,7 @@ int rr_js_string(struct rr_jscan *s, struct cfs_buf *out)
 			} else if (c >= 0xd800 && c < 0xe000) {
 				c = 0xfffd;   /* a lone surrogate, as Go decodes it */
 			}
-			k += rr_utf8_put(c, o + k);
+			k += cfs_utf8_put(c, o + k);
 			break;
 		}
 		default: o[k++] = e; break;   /* " \ / */
@@ -127,7 +127,7 @@ int rr_js_string(struct rr_jscan *s, struct cfs_buf *out)
 	return 0;
 }
 
-int rr_js_u64(struct rr_jscan *s, uint64_t *out)
+int cfs_js_u64(struct cfs_jscan *s, uint64_t *out)
 {
 	uint64_t v = 0;
 	int n = 0;
@@ -148,7 +148,7 @@ int rr_js_u64(struct rr_jscan *s, uint64_t *out)
 	return 0;
 }
 
-static int literal(struct rr_jscan *s, const char *lit)
+static int literal(struct cfs_jscan *s, const char *lit)
 {
 	size_t n = strlen(lit);
 	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n))
@@ -157,26 +157,26 @@ static int literal(struct rr_jscan *s, const char *lit)
 	return 0;
 }
 
-bool rr_js_null(struct rr_jscan *s)
+bool cfs_js_null(struct cfs_jscan *s)
 {
-	return rr_js_peek(s) == 'n' && literal(s, "null") == 0;
+	return cfs_js_peek(s) == 'n' && literal(s, "null") == 0;
 }
 
-static int skip_member(struct rr_jscan *s, void *arg, const char *k, size_t kl)
+static int skip_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
 {
 	(void)arg;
 	(void)k;
 	(void)kl;
-	return rr_js_skip(s);
+	return cfs_js_skip(s);
 }
 
-static int skip_elem(struct rr_jscan *s, void *arg)
+static int skip_elem(struct cfs_jscan *s, void *arg)
 {
 	(void)arg;
-	return rr_js_skip(s);
+	return cfs_js_skip(s);
 }
 
-static int skip_number(struct rr_jscan *s)
+static int skip_number(struct cfs_jscan *s)
 {
 	const char *b;
 	if (*s->p == '-')
@@ -206,15 +206,15 @@ static int skip_number(struct rr_jscan *s)
 	return 0;
 }
 
-int rr_js_skip(struct rr_jscan *s)
+int cfs_js_skip(struct cfs_jscan *s)
 {
 	const char *str;
 	size_t len;
-	int c = rr_js_peek(s);
+	int c = cfs_js_peek(s);
 	switch (c) {
-	case '{': return rr_js_object(s, skip_member, NULL);
-	case '[': return rr_js_array(s, skip_elem, NULL);
-	case '"': return rr_js_string_raw(s, &str, &len);
+	case '{': return cfs_js_object(s, skip_member, NULL);
+	case '[': return cfs_js_array(s, skip_elem, NULL);
+	case '"': return cfs_js_string_raw(s, &str, &len);
 	case 't': return literal(s, "true");
 	case 'f': return literal(s, "false");
 	case 'n': return literal(s, "null");
@@ -225,26 +225,26 @@ int rr_js_skip(struct rr_jscan *s)
 	}
 }
 
-int rr_js_object(struct rr_jscan *s, rr_js_member_fn member, void *arg)
+int cfs_js_object(struct cfs_jscan *s, cfs_js_member_fn member, void *arg)
 {
 	const char *k;
 	size_t kl;
 	int ret = -EINVAL;
 	if (++s->depth > MAX_DEPTH || eat(s, '{'))
 		goto out;
-	if (rr_js_peek(s) == '}') {
+	if (cfs_js_peek(s) == '}') {
 		s->p++;
 		ret = 0;
 		goto out;
 	}
 	for (;;) {
-		if (rr_js_string_raw(s, &k, &kl) || eat(s, ':')) {
+		if (cfs_js_string_raw(s, &k, &kl) || eat(s, ':')) {
 			ret = -EINVAL;
 			goto out;
 		}
 		if ((ret = member(s, arg, k, kl)))
 			goto out;
-		int c = rr_js_peek(s);
+		int c = cfs_js_peek(s);
 		if (c == '}' || c == ',')
 			s->p++;
 		ret = c == '}' ? 0 : -EINVAL;
@@ -256,14 +256,14 @@ out:
 	return ret;
 }
 
-int rr_js_array(struct rr_jscan *s, rr_js_elem_fn elem, void *arg)
+int cfs_js_array(struct cfs_jscan *s, cfs_js_elem_fn elem, void *arg)
 {
 	int ret = -EINVAL;
-	if (rr_js_null(s))
+	if (cfs_js_null(s))
 		return 0;
 	if (++s->depth > MAX_DEPTH || eat(s, '['))
 		goto out;
-	if (rr_js_peek(s) == ']') {
+	if (cfs_js_peek(s) == ']') {
 		s->p++;
 		ret = 0;
 		goto out;
@@ -271,7 +271,7 @@ int rr_js_array(struct rr_jscan *s, rr_js_elem_fn elem, void *arg)
 	for (;;) {
 		if ((ret = elem(s, arg)))
 			goto out;
-		int c = rr_js_peek(s);
+		int c = cfs_js_peek(s);
 		if (c == ']' || c == ',')
 			s->p++;
 		ret = c == ']' ? 0 : -EINVAL;
@@ -283,7 +283,31 @@ out:
 	return ret;
 }
 
-bool rr_js_key(const char *k, size_t kl, const char *lit)
+bool cfs_js_key(const char *k, size_t kl, const char *lit)
 {
 	return strlen(lit) == kl && memcmp(k, lit, kl) == 0;
+}
+
+size_t cfs_utf8_put(uint32_t c, char *o)
+{
+	if (c < 0x80) {
+		o[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		o[0] = (char)(0xc0 | c >> 6);
+		o[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		o[0] = (char)(0xe0 | c >> 12);
+		o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | c >> 18);
+	o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
 }
