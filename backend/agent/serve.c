@@ -23,7 +23,7 @@ int agent_serve(struct agent *a, const sigset_t *sigs, struct cfs_err *err)
 		.tls_cert = a->conf->tls_cert,
 		.tls_key = a->conf->tls_key,
 		.trusted_proxies = a->conf->trusted_proxies,
-		.threads = 8,
+		.threads = 16,
 		.lookup = agent_lookup,
 		.lookup_arg = a,
 		.handler = agent_handle,

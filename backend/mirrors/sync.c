@@ -23,7 +23,7 @@
 #include "mirrors/mirrors.h"
 #include "mirrors/transfer.h"
 
-#define WORKERS 8
+#define WORKERS 16
 
 static atomic_ullong synced_files, synced_bytes;
 

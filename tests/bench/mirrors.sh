@@ -5,9 +5,10 @@
 #   rsync -a, rsync -a --checksum (local, as rsync runs between two paths),
 #   rsync over its daemon on 127.0.0.1 (the network case: delta algorithm on)
 # for: (1) the initial sync of FILES files / TOTAL_MB MB, (2) a re-sync after
-# 1% of the files changed, (3) a no-op re-sync (warm hash cache), (4) a
-# BIG_MB file with 1 MB changed in its middle.  Wall time (median of REPS
-# for the quick cases) and bytes on the wire: for cloudfs the data that went
+# 1% of the files changed (REPS rounds, each changing other files),
+# (3) a no-op re-sync (warm hash cache), (4) a BIG_MB file with 1 MB
+# changed in its middle.  Wall time (median of REPS for the quick cases) and
+# bytes on the wire: for cloudfs the data that went
 # from the source agent to the manager (the same goes on to the
 # destination) plus the chunk lists of a delta; for rsync its --stats
 # "Total bytes sent" + "received".
@@ -137,11 +138,12 @@ all() {
 echo
 all "(1) initial sync" t
 
-echo "changing 1% of the files"
-python3 - "$SRC/t" "$FILES" <<'EOF'
+# (2) REPS rounds, each changing another 1% of the files: medians
+change_1pct() {
+	python3 - "$SRC/t" "$FILES" "$1" <<'EOF'
 import os, random, sys
-root, n = sys.argv[1], int(sys.argv[2])
-random.seed(2)
+root, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+random.seed(seed)
 changed = 0
 for i in random.sample(range(n), n // 100):
     d = os.path.join(root, "d%02d" % (i % 50), "e%d" % (i % 7), "f%05d" % i)
@@ -149,10 +151,27 @@ for i in random.sample(range(n), n // 100):
     with open(d, "wb") as f:
         f.write(os.urandom(size))
     changed += size
-print("changed bytes:", changed)
+print(changed)
 EOF
-all "(2) re-sync after 1% changed" t
-
+}
+med() { tr ' ' '\n' <<<"$1" | grep . | median; }
+declare -A t2 w2
+changed=()
+for rep in $(seq "$REPS"); do
+	changed+=("$(change_1pct "$rep")")
+	run_cfs t; t2[cfs]+="$DT "; w2[cfs]+="$WIRE "
+	run_rsync "$T/r1/" -a "$SRC/t/"; t2[r1]+="$DT "; w2[r1]+="$WIRE "
+	run_rsync "$T/r2/" -a --checksum "$SRC/t/"; t2[r2]+="$DT "; w2[r2]+="$WIRE "
+	run_rsync "rsync://127.0.0.1:21873/d/" -a "$SRC/t/"; t2[rd]+="$DT "; w2[rd]+="$WIRE "
+done
+echo "(2) changed bytes per round: ${changed[*]}"
+echo "(2) cloudfs bytes per round: ${w2[cfs]}"
+for k in cfs r1 r2 rd; do
+	case $k in cfs) n=cloudfs ;; r1) n="rsync -a" ;; r2) n="rsync -a --checksum" ;; *) n="rsync daemon" ;; esac
+	row "(2) 1% changed, median of $REPS" "$n" "$(med "${t2[$k]}")" "$(med "${w2[$k]}")"
+done
+printf '%-34s cloudfs / rsync -a = %.2f\n' "(2) 1% changed" \
+	"$(echo "$(med "${t2[cfs]}") / $(med "${t2[r1]}")" | bc -l)"
 echo
 times=()
 for _ in $(seq "$REPS"); do run_cfs t; times+=("$DT"); done
