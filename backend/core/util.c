@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -267,4 +268,57 @@ bool cfs_name_valid(const char *s)
 			return false;
 	}
 	return true;
+}
+
+static int b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int cfs_b64_decode(const char *s, uint8_t **out, size_t *outlen)
+{
+	size_t n = strlen(s);
+	if (n % 4)
+		return -EINVAL;
+	uint8_t *o = malloc(n / 4 * 3 + 1);
+	if (!o)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4], pad = 0;
+		for (int j = 0; j < 4; j++) {
+			unsigned char c = (unsigned char)s[i + j];
+			if (c == '=' && i + 4 == n && j >= 2) {
+				v[j] = 0;
+				pad++;
+				continue;
+			}
+			if (pad || (v[j] = b64_val(c)) < 0)
+				goto bad;
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+			     (uint32_t)v[3];
+		o[k++] = (uint8_t)(w >> 16);
+		if (pad < 2)
+			o[k++] = (uint8_t)(w >> 8);
+		if (pad < 1)
+			o[k++] = (uint8_t)w;
+	}
+	o[k] = 0;
+	*out = o;
+	*outlen = k;
+	return 0;
+bad:
+	free(o);
+	return -EINVAL;
 }

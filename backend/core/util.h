@@ -29,6 +29,9 @@ int cfs_parse_u64(const char *s, uint64_t *out);
 void cfs_hex(const void *data, size_t n, char *out);
 /* Exactly 2n hex digits (either case) into n bytes.  0 or -EINVAL. */
 int cfs_unhex(const char *hex, void *out, size_t n);
+/* Standard base64 with its padding, strictly (no blanks, no missing '=');
+ * *out is malloc'ed with a NUL after the *outlen bytes.  -EINVAL, -ENOMEM. */
+int cfs_b64_decode(const char *s, uint8_t **out, size_t *outlen);
 
 /* Random bytes from the kernel; 0 or -EIO. */
 int cfs_random(void *out, size_t n);

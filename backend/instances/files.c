@@ -15,7 +15,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,26 +346,6 @@ static int files_lookup(void *tree, uint64_t parent, const char *name, uint64_t 
 	return r;
 }
 
-static char *b64_decode(const char *in, size_t *len)
-{
-	size_t n = strlen(in);
-	unsigned char *out = malloc(n / 4 * 3 + 4);
-	if (!out)
-		return NULL;
-	int m = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-	if (m < 0) {
-		free(out);
-		return NULL;
-	}
-	while (n && in[n - 1] == '=') {
-		n--;
-		m--;
-	}
-	out[m] = '\0';
-	*len = (size_t)m;
-	return (char *)out;
-}
-
 /* The bytes of o's KEY, or of KEY_b64 when the agent had to encode them (not
  * UTF-8 or holding NUL); malloc'ed and NUL-terminated, or NULL. */
 static char *json_bytes(const cJSON *o, const char *key, size_t *len)
@@ -379,7 +358,10 @@ static char *json_bytes(const cJSON *o, const char *key, size_t *len)
 	}
 	snprintf(bkey, sizeof bkey, "%s_b64", key);
 	v = cJSON_GetObjectItemCaseSensitive(o, bkey);
-	return cJSON_IsString(v) ? b64_decode(v->valuestring, len) : NULL;
+	uint8_t *dec = NULL;
+	if (!cJSON_IsString(v) || cfs_b64_decode(v->valuestring, &dec, len))
+		return NULL;
+	return (char *)dec;
 }
 
 static int files_readdir(void *tree, uint64_t node, uint64_t offset, vtree_fill_fn fill, void *arg)

@@ -3,13 +3,13 @@
  * up to 20,000 entries: it is read with the pull parser (core/jscan.h)
  * straight into the list, with exact 64-bit sizes, never as a JSON tree. */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/engine_priv.h"
 #include "core/jscan.h"
+#include "core/util.h"
 #include "instances/instances.h"
 #include "mirrors/mirrors.h"
 #include "wire/wire.h"
@@ -51,27 +51,18 @@ static int take_bytes(struct cfs_jscan *s, bool b64, struct cfs_buf *tmp, char *
 	int r = cfs_js_string(s, tmp);
 	if (r)
 		return r;
-	if (*out)
-		return -EINVAL;   /* given twice */
-	if (!b64) {
-		if (memchr(tmp->data, '\0', tmp->len))
-			return -EINVAL;
+	if (*out || memchr(tmp->data, '\0', tmp->len))
+		return -EINVAL;   /* given twice, or holding NUL */
+	if (!b64)
 		return (*out = strdup(tmp->data)) ? 0 : -ENOMEM;
-	}
-	size_t n = tmp->len;
-	if (n % 4)
-		return -EINVAL;
-	unsigned char *dec = malloc(n / 4 * 3 + 4);
-	if (!dec)
-		return -ENOMEM;
-	int m = EVP_DecodeBlock(dec, (const unsigned char *)tmp->data, (int)n);
-	for (size_t i = n; m >= 0 && i > 0 && tmp->data[i - 1] == '='; i--)
-		m--;
-	if (m < 0 || memchr(dec, '\0', (size_t)m)) {
+	uint8_t *dec;
+	size_t m;
+	if ((r = cfs_b64_decode(tmp->data, &dec, &m)))
+		return r;
+	if (memchr(dec, '\0', m)) {
 		free(dec);
 		return -EINVAL;
 	}
-	dec[m] = '\0';
 	*out = (char *)dec;
 	return 0;
 }

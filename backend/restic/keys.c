@@ -28,7 +28,7 @@ static int json_b64(const cJSON *o, const char *key, uint8_t **out, size_t *len)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	if (!cJSON_IsString(v) || !v->valuestring)
 		return -EINVAL;
-	return rr_b64_decode(v->valuestring, out, len);
+	return cfs_b64_decode(v->valuestring, out, len);
 }
 
 int rr_keyfile_parse(const char *json, size_t len, struct rr_keyfile *kf)

@@ -10,9 +10,10 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "core/jscan.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/jscan.h"
+#include "core/util.h"
 #include "core/vtree.h"
 #include "restic/reader.h"
 
@@ -44,9 +45,6 @@ int rr_box_seal(const struct rr_mkey *key, const uint8_t *in, size_t len, uint8_
  * memory <= 1 GiB.  -EINVAL outside them. */
 int rr_scrypt(const char *pw, size_t pwlen, const uint8_t *salt, size_t saltlen,
 	      uint64_t N, uint64_t r, uint64_t p, uint8_t *out, size_t outlen);
-/* Standard base64 with padding (whitespace refused).  *out is malloc'ed
- * (at least one byte even for ""), the caller frees it.  0 or -EINVAL. */
-int rr_b64_decode(const char *s, uint8_t **out, size_t *outlen);
 int rr_sha256(const void *data, size_t len, uint8_t out[RR_ID_LEN]);
 
 /* ---- text.c: ids, Go times, Go-quoted names ---- */

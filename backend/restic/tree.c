@@ -150,7 +150,7 @@ static int xattr_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl
 			return -EINVAL;
 		free(d->xval);
 		d->xval = NULL;
-		return rr_b64_decode(d->str.data, &d->xval, &d->xlen);
+		return cfs_b64_decode(d->str.data, &d->xval, &d->xlen);
 	}
 	return cfs_js_skip(s);
 }
@@ -255,7 +255,7 @@ static int node_member(struct cfs_jscan *s, void *arg, const char *k, size_t kl)
 		uint8_t *b;
 		size_t bl;
 		if (cfs_js_string(s, &d->str) || memchr(d->str.data, '\0', d->str.len) ||
-		    rr_b64_decode(d->str.data, &b, &bl))
+		    cfs_b64_decode(d->str.data, &b, &bl))
 			return -EINVAL;
 		d->linktarget = dup_str(d, b, bl);
 		d->linktarget_len = bl;

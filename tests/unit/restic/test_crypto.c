@@ -117,23 +117,23 @@ static void test_base64(void **state)
 	(void)state;
 	uint8_t *o;
 	size_t n;
-	assert_int_equal(rr_b64_decode("YmFy", &o, &n), 0);
+	assert_int_equal(cfs_b64_decode("YmFy", &o, &n), 0);
 	assert_int_equal(n, 3);
 	assert_memory_equal(o, "bar", 3);
 	free(o);
-	assert_int_equal(rr_b64_decode("YQ==", &o, &n), 0);
+	assert_int_equal(cfs_b64_decode("YQ==", &o, &n), 0);
 	assert_int_equal(n, 1);
 	free(o);
-	assert_int_equal(rr_b64_decode("YWI=", &o, &n), 0);
+	assert_int_equal(cfs_b64_decode("YWI=", &o, &n), 0);
 	assert_int_equal(n, 2);
 	free(o);
-	assert_int_equal(rr_b64_decode("", &o, &n), 0);
+	assert_int_equal(cfs_b64_decode("", &o, &n), 0);
 	assert_int_equal(n, 0);
 	free(o);
-	assert_int_equal(rr_b64_decode("YQ=", &o, &n), -EINVAL);
-	assert_int_equal(rr_b64_decode("Y=Q=", &o, &n), -EINVAL);
-	assert_int_equal(rr_b64_decode("YQ==YQ==", &o, &n), -EINVAL);
-	assert_int_equal(rr_b64_decode("Y Q=", &o, &n), -EINVAL);
+	assert_int_equal(cfs_b64_decode("YQ=", &o, &n), -EINVAL);
+	assert_int_equal(cfs_b64_decode("Y=Q=", &o, &n), -EINVAL);
+	assert_int_equal(cfs_b64_decode("YQ==YQ==", &o, &n), -EINVAL);
+	assert_int_equal(cfs_b64_decode("Y Q=", &o, &n), -EINVAL);
 }
 
 static char *b64(const uint8_t *p, size_t n)
@@ -190,7 +190,7 @@ static void test_keyfile(void **state)
 	assert_int_equal(rr_key_open(&kf, "secret", &m), 0);
 	uint8_t *enc;
 	size_t n;
-	assert_int_equal(rr_b64_decode("uQ2TaK4AwJKbwtkNpWBWG0RZD6hixzOeOqbB45HTMcc=", &enc, &n), 0);
+	assert_int_equal(cfs_b64_decode("uQ2TaK4AwJKbwtkNpWBWG0RZD6hixzOeOqbB45HTMcc=", &enc, &n), 0);
 	assert_memory_equal(m.enc, enc, 32);
 	free(enc);
 	assert_int_equal(rr_key_open(&kf, "wrong", &m), -EACCES);
