@@ -23,20 +23,6 @@
 #include "auth/crypto.h"
 #include "core/util.h"
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Content into a new temp file in dirfd, attributes, fsync; its name in tmp. */
 static int land_tmp(int dirfd, const struct wire_request *rq, mode_t mode,
 		    const struct timespec *mtime, char tmp[40])
@@ -50,7 +36,7 @@ static int land_tmp(int dirfd, const struct wire_request *rq, mode_t mode,
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int r = write_all(fd, rq->body ? rq->body : "", rq->body_len);
+	int r = cfs_write_full(fd, rq->body ? rq->body : "", rq->body_len);
 	if (!r && fchmod(fd, mode) < 0)
 		r = -errno;
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, *mtime };

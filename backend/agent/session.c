@@ -791,21 +791,6 @@ static int pread_full(int fd, uint8_t *p, size_t n, uint64_t off)
 	return 0;
 }
 
-static int pwrite_full(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
 /* len bytes of src at from into dst at to, through a buffer; with xs the
  * bytes are hashed on the way. */
 static int copy_through(int src, uint64_t from, int dst, uint64_t to, uint64_t len,
@@ -819,7 +804,7 @@ static int copy_through(int src, uint64_t from, int dst, uint64_t to, uint64_t l
 			break;
 		if (xs)
 			XXH3_64bits_update(xs, buf, n);
-		r = pwrite_full(dst, buf, n, to);
+		r = cfs_pwrite_full(dst, buf, n, to);
 		from += n;
 		to += n;
 		len -= n;
@@ -914,7 +899,7 @@ static int op_copy(struct agent *a, struct session *s, const struct query *q,
 		else if (!(r = pread_full(src, buf, (size_t)len, from)) &&
 			 (got = XXH3_64bits(buf, (size_t)len)) == want && !(r = ensure_tmp(s))) {
 			wrote = true;
-			r = pwrite_full(write_fd(s), buf, (size_t)len, off);
+			r = cfs_pwrite_full(write_fd(s), buf, (size_t)len, off);
 		}
 	} else if (hs) {
 		/* written as it is hashed: a mismatch fails the request and the

@@ -99,19 +99,7 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	const char *p = data;
-	size_t left = len;
-	while (left) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
+	r = cfs_write_full(fd, data, len);
 	if (!r && fchmod(fd, mode) < 0)
 		r = -errno;
 	if (!r && fsync(fd) < 0)

@@ -32,6 +32,10 @@ int cfs_unhex(const char *hex, void *out, size_t n);
 /* Standard base64 with its padding, strictly (no blanks, no missing '=');
  * *out is malloc'ed with a NUL after the *outlen bytes.  -EINVAL, -ENOMEM. */
 int cfs_b64_decode(const char *s, uint8_t **out, size_t *outlen);
+/* All n bytes to fd (at off for the p- form), through short writes and
+ * EINTR; -errno, or -EIO when the file takes nothing more. */
+int cfs_write_full(int fd, const void *data, size_t n);
+int cfs_pwrite_full(int fd, const void *data, size_t n, uint64_t off);
 
 /* Random bytes from the kernel; 0 or -EIO. */
 int cfs_random(void *out, size_t n);

@@ -123,6 +123,15 @@ static void tmp_name(const char *path, char *out, size_t len)
 		snprintf(out, len, ".cloudfs-tmp-m%s", hex);
 }
 
+/* An mtime as the agent takes it: SEC:NSEC, NSEC never negative. */
+static void mtime_arg(int64_t mtime_ns, char out[48])
+{
+	int64_t s = mtime_ns / 1000000000, ns = mtime_ns % 1000000000;
+	if (ns < 0)
+		s--, ns += 1000000000;
+	snprintf(out, 48, "%" PRId64 ":%" PRId64, s, ns);
+}
+
 /* chmod + utimens on tmp, then rename it over path.  The rename is not
  * tried again: a rename that landed but whose answer was lost would fail
  * the second time. */
@@ -136,10 +145,9 @@ static int finish(struct mx *x, const struct agent_target *t, const char *tmp, c
 		rc = simple(x, t, "chmod", tmp, extra, err);
 	}
 	if (!rc) {
-		int64_t s = mtime_ns / 1000000000, ns = mtime_ns % 1000000000;
-		if (ns < 0)
-			s--, ns += 1000000000;
-		snprintf(extra, sizeof extra, "&mtime=%" PRId64 ":%" PRId64, s, ns);
+		char m[48];
+		mtime_arg(mtime_ns, m);
+		snprintf(extra, sizeof extra, "&mtime=%s", m);
 		rc = simple(x, t, "utimens", tmp, extra, err);
 	}
 	if (!rc) {
@@ -311,12 +319,10 @@ static int copy_small(struct mx *x, const struct agent_target *from,
 	}
 	char h[CFS_XXH128_HEX];
 	cfs_xxh128_hex(data.body.data ? data.body.data : "", data.body.len, h);
-	int64_t s = f->mtime_ns / 1000000000, ns = f->mtime_ns % 1000000000;
-	if (ns < 0)
-		s--, ns += 1000000000;
+	char m[48];
+	mtime_arg(f->mtime_ns, m);
 	target(&tg, "put", f->to_path);
-	cfs_buf_printf(&tg, "&xxh128=%s&mode=%o&mtime=%" PRId64 ":%" PRId64, h, f->mode & 07777, s,
-		       ns);
+	cfs_buf_printf(&tg, "&xxh128=%s&mode=%o&mtime=%s", h, f->mode & 07777, m);
 	rc = tg.data ? mx_call(x, to, "PUT", tg.data, data.body.data, data.body.len, &r, err)
 		     : cfs_errf(err, -ENOMEM, "out of memory");
 	if (tg.data)

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "repos/repos.h"
 
 #define HTPW_MAX_FILE (64u << 20)   /* refuse to slurp anything bigger */
@@ -165,20 +166,6 @@ static int slurp(const char *path, struct cfs_buf *b, struct stat *st, bool *exi
 	return r;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -(w < 0 ? errno : EIO);
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes data to a temp file beside path with the given owner and mode, then
  * renames it over path and syncs the directory. */
 static int replace_file(const char *path, const struct cfs_buf *data, uid_t uid, gid_t gid,
@@ -191,7 +178,7 @@ static int replace_file(const char *path, const struct cfs_buf *data, uid_t uid,
 	if (fd < 0)
 		return cfs_errf(err, -errno, "cannot create a temp file beside %s: %s", path,
 				strerror(errno));
-	int r = write_all(fd, data->data, data->len);
+	int r = cfs_write_full(fd, data->data, data->len);
 	if (r) {
 		cfs_errf(err, r, "cannot write %s: %s", tmp, strerror(-r));
 	} else if (((uid != geteuid() || gid != getegid()) && fchown(fd, uid, gid)) ||
