@@ -3,7 +3,12 @@
  * Keyed by (dev, inode, size, mtime_ns, ctime_ns): any write to a file moves
  * its ctime, so a matching key means the content hashed before is still
  * there, and a listing of an unchanged tree reads no file data.  The table
- * is saved as fixed-size records to STATE/hashcache (temp file + rename). */
+ * is saved as fixed-size records to STATE/hashcache (temp file + rename).
+ *
+ * Saving is deferred to a thread of its own, a few seconds after the last
+ * change: a listing answers without waiting for a megabyte and an fsync, and
+ * the save does not land in the journal commit that the copies' fsyncs of
+ * the sync that follows the listing would then have to wait for. */
 #include "agent/mirror_api.h"
 
 #include <errno.h>
@@ -12,15 +17,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/crypto.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "mirrors/eol.h"
 
 #define HC_MAGIC "cloudfs-hashcache-1\n"
 #define HC_MAX (1u << 20)          /* entries; over it the table starts afresh */
 #define HC_BLOCK (1u << 20)
+#define HC_SAVE_DELAY_MS 3000      /* quiet time before a deferred save */
 
 struct hc_rec {
 	uint64_t dev, ino, size;
@@ -42,6 +50,12 @@ struct hcache {
 	struct hc_node *b[HC_BUCKETS];
 	size_t n;
 	bool dirty;
+	/* the deferred saver (under lock) */
+	pthread_cond_t wake;
+	pthread_t saver;
+	bool saver_up, stopping;
+	int64_t save_at_ms;        /* 0: no save pending */
+	pthread_mutex_t file_lock; /* one writer of the file at a time */
 };
 
 static size_t bucket(uint64_t dev, uint64_t ino)
@@ -102,6 +116,12 @@ int hcache_open(const char *path, struct hcache **out)
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->file_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	if (path) {
 		if (!(c->path = strdup(path))) {
 			hcache_free(c);
@@ -113,12 +133,23 @@ int hcache_open(const char *path, struct hcache **out)
 	return 0;
 }
 
+/* Stops the saver; what it had pending is saved now. */
 void hcache_free(struct hcache *c)
 {
 	if (!c)
 		return;
+	pthread_mutex_lock(&c->lock);
+	c->stopping = true;
+	bool up = c->saver_up;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	if (up)
+		pthread_join(c->saver, NULL);
+	hcache_save(c);
 	clear(c);
 	free(c->path);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->file_lock);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -135,24 +166,33 @@ int hcache_save(struct hcache *c)
 {
 	if (!c->path)
 		return 0;
+	pthread_mutex_lock(&c->file_lock);
+	/* a copy taken under the lock: lookups go on while it is written */
 	pthread_mutex_lock(&c->lock);
 	if (!c->dirty) {
 		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&c->file_lock);
 		return 0;
 	}
+	size_t n = 0;
+	struct hc_rec *recs = malloc((c->n ? c->n : 1) * sizeof *recs);
+	if (recs) {
+		for (size_t i = 0; i < HC_BUCKETS; i++)
+			for (struct hc_node *h = c->b[i]; h; h = h->next)
+				recs[n++] = h->r;
+		c->dirty = false;
+	}
+	pthread_mutex_unlock(&c->lock);
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof tmp, "%s.tmp", c->path);
-	int r = 0;
-	FILE *f = fopen(tmp, "wb");
-	if (!f) {
+	int r = recs ? 0 : -ENOMEM;
+	FILE *f = r ? NULL : fopen(tmp, "wb");
+	if (!r && !f) {
 		r = -errno;
-	} else {
-		fwrite(HC_MAGIC, 1, sizeof HC_MAGIC - 1, f);
-		for (size_t i = 0; i < HC_BUCKETS; i++)
-			for (struct hc_node *n = c->b[i]; n; n = n->next)
-				fwrite(&n->r, sizeof n->r, 1, f);
-		if (fflush(f) || fsync(fileno(f)))
-			r = -errno;
+	} else if (f) {
+		if (fwrite(HC_MAGIC, 1, sizeof HC_MAGIC - 1, f) != sizeof HC_MAGIC - 1 ||
+		    fwrite(recs, sizeof *recs, n, f) != n || fflush(f) || fsync(fileno(f)))
+			r = -errno ? -errno : -EIO;
 		if (fclose(f) && !r)
 			r = -errno;
 		if (!r && rename(tmp, c->path) < 0)
@@ -160,12 +200,64 @@ int hcache_save(struct hcache *c)
 		if (r)
 			unlink(tmp);
 	}
-	if (!r)
-		c->dirty = false;
-	pthread_mutex_unlock(&c->lock);
-	if (r)
+	free(recs);
+	if (r) {
+		pthread_mutex_lock(&c->lock);
+		c->dirty = true;      /* the next save tries again */
+		pthread_mutex_unlock(&c->lock);
 		log_warn("hash cache %s: cannot save: %s", c->path, strerror(-r));
+	}
+	pthread_mutex_unlock(&c->file_lock);
 	return r;
+}
+
+static void *saver(void *arg)
+{
+	struct hcache *c = arg;
+	pthread_mutex_lock(&c->lock);
+	while (!c->stopping) {
+		if (!c->save_at_ms) {
+			pthread_cond_wait(&c->wake, &c->lock);
+			continue;
+		}
+		int64_t now = cfs_mono_ms();
+		if (now < c->save_at_ms) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			int64_t wait = c->save_at_ms - now;
+			ts.tv_sec += wait / 1000;
+			ts.tv_nsec += (wait % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000)
+				ts.tv_sec++, ts.tv_nsec -= 1000000000;
+			pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+			continue;
+		}
+		c->save_at_ms = 0;
+		pthread_mutex_unlock(&c->lock);
+		hcache_save(c);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+void hcache_save_soon(struct hcache *c)
+{
+	if (!c->path)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->dirty && !c->stopping) {
+		if (!c->saver_up)
+			c->saver_up = pthread_create(&c->saver, NULL, saver, c) == 0;
+		if (c->saver_up) {
+			c->save_at_ms = cfs_mono_ms() + HC_SAVE_DELAY_MS;
+			pthread_cond_signal(&c->wake);
+		}
+	}
+	bool now = c->dirty && !c->saver_up;
+	pthread_mutex_unlock(&c->lock);
+	if (now)
+		hcache_save(c);   /* no thread: save as before */
 }
 
 static int64_t ns(const struct timespec *t)
@@ -365,8 +457,7 @@ void agent_mirror_release(struct agent *a)
 		struct agent_mirror *m = *pp;
 		if (m->a == a) {
 			*pp = m->next;
-			hcache_save(m->hc);
-			hcache_free(m->hc);
+			hcache_free(m->hc);   /* saves what is pending */
 			free(m->key);
 			free(m);
 		} else {

@@ -366,7 +366,7 @@ void agent_route_listing(struct agent *a, const struct wire_request *rq, const s
 		agent_reply_fs_error(rs, r, "listing");
 		return;
 	}
-	hcache_save(w.hc);
+	hcache_save_soon(w.hc);
 	rs->status = 200;
 	rs->content_type = "application/json";
 }

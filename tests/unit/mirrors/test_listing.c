@@ -232,11 +232,49 @@ static void test_persist(void **state)
 	free(dir);
 }
 
+/* A listing's save waits for a quiet spell in a thread of its own; freeing
+ * the cache saves what is still pending. */
+static void test_deferred_save(void **state)
+{
+	(void)state;
+	char *dir = th_mkdtemp();
+	th_write(dir, "f", "content");
+	th_write(dir, "g", "more content");
+	char cache[4096];
+	snprintf(cache, sizeof cache, "%s", th_path(dir, "cache"));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct stat st;
+	struct hcache *c;
+	struct hc_val v;
+	uint64_t hashed = 0;
+	assert_int_equal(hcache_open(cache, &c), 0);
+	fstatat(dfd, "f", &st, AT_SYMLINK_NOFOLLOW);
+	assert_int_equal(hcache_hash(c, dfd, "f", &st, &v, &hashed), 0);
+	hcache_save_soon(c);
+	assert_int_not_equal(access(cache, F_OK), 0);   /* not at once */
+	/* the saver writes it after the quiet time */
+	for (int i = 0; i < 200 && access(cache, F_OK); i++)
+		usleep(50 * 1000);
+	assert_int_equal(access(cache, F_OK), 0);
+	/* a change after that, still pending when the cache is freed */
+	fstatat(dfd, "g", &st, AT_SYMLINK_NOFOLLOW);
+	assert_int_equal(hcache_hash(c, dfd, "g", &st, &v, &hashed), 0);
+	hcache_save_soon(c);
+	hcache_free(c);
+	assert_int_equal(hcache_open(cache, &c), 0);
+	assert_int_equal(hcache_size(c), 2);
+	hcache_free(c);
+	close(dfd);
+	th_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_names, setup, teardown),
+		cmocka_unit_test(test_deferred_save),
 		cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 		cmocka_unit_test(test_persist),
