@@ -7,7 +7,7 @@
 # for: (1) the initial sync of FILES files / TOTAL_MB MB, (2) a re-sync after
 # 1% of the files changed (REPS rounds, each changing other files),
 # (3) a no-op re-sync (warm hash cache), (4) a BIG_MB file with 1 MB
-# changed in its middle.  Wall time (median of REPS for the quick cases) and
+# changed in its middle (BIG_MB=0 skips it).  Wall time (median of REPS for the quick cases) and
 # bytes on the wire: for cloudfs the data that went
 # from the source agent to the manager (the same goes on to the
 # destination) plus the chunk lists of a delta; for rsync its --stats
@@ -112,6 +112,7 @@ run_cfs() {
 	DT=$(secs "$t0" "$t1")
 	job=$(tail -n 1 "$MNT/mirrors/ctl" | sed -n 's/.*job=\([0-9]*\).*/\1/p')
 	WIRE=$(sed -n 's/.*copied (\([0-9]*\) bytes sent).*/\1/p' "$MNT/jobs/$job/log")
+	LISTED=$(sed -n 's/.*(listed in \([0-9]*\) ms).*/\1/p' "$MNT/jobs/$job/log")
 }
 # run_rsync DEST ARGS… → DT, WIRE
 run_rsync() {
@@ -156,16 +157,17 @@ EOF
 }
 med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 declare -A t2 w2
-changed=()
+changed=() listed=()
 for rep in $(seq "$REPS"); do
 	changed+=("$(change_1pct "$rep")")
-	run_cfs t; t2[cfs]+="$DT "; w2[cfs]+="$WIRE "
+	run_cfs t; t2[cfs]+="$DT "; w2[cfs]+="$WIRE "; listed+=("$LISTED")
 	run_rsync "$T/r1/" -a "$SRC/t/"; t2[r1]+="$DT "; w2[r1]+="$WIRE "
 	run_rsync "$T/r2/" -a --checksum "$SRC/t/"; t2[r2]+="$DT "; w2[r2]+="$WIRE "
 	run_rsync "rsync://127.0.0.1:21873/d/" -a "$SRC/t/"; t2[rd]+="$DT "; w2[rd]+="$WIRE "
 done
 echo "(2) changed bytes per round: ${changed[*]}"
 echo "(2) cloudfs bytes per round: ${w2[cfs]}"
+echo "(2) cloudfs times per round: ${t2[cfs]}(of which listing both sides, ms: ${listed[*]})"
 for k in cfs r1 r2 rd; do
 	case $k in cfs) n=cloudfs ;; r1) n="rsync -a" ;; r2) n="rsync -a --checksum" ;; *) n="rsync daemon" ;; esac
 	row "(2) 1% changed, median of $REPS" "$n" "$(med "${t2[$k]}")" "$(med "${w2[$k]}")"
@@ -183,6 +185,7 @@ times=()
 for _ in $(seq "$REPS"); do run_rsync "rsync://127.0.0.1:21873/d/" -a "$SRC/t/"; times+=("$DT"); done
 row "(3) no-op re-sync, median of $REPS" "rsync daemon" "$(printf '%s\n' "${times[@]}" | median)" "$WIRE"
 
+((BIG_MB > 0)) || exit 0
 echo
 echo "(4) a $BIG_MB MB file"
 mkdir -p "$SRC/big"
