@@ -115,6 +115,29 @@ static void test_list(void **state)
 	assert_int_equal(call(f, "/v1/files?path=a.b"), 400);     /* ENOTDIR */
 }
 
+/* Numbers as written by hand: before 1970, far ahead, every mode bit. */
+static void test_numbers(void **state)
+{
+	struct fx *f = *state;
+	th_write(f->root, "old", "abc");
+	th_write(f->root, "new", "");
+	struct timespec old[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = -2, .tv_nsec = 500000000 } };
+	struct timespec nw[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = 4102444800, .tv_nsec = 999999999 } };
+	assert_int_equal(utimensat(AT_FDCWD, th_path(f->root, "old"), old, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, th_path(f->root, "new"), nw, 0), 0);
+	assert_int_equal(chmod(th_path(f->root, "new"), 07777), 0);
+	assert_int_equal(call(f, "/v1/files?path=."), 200);
+	const cJSON *o = entry(f->r.json, "old"), *n = entry(f->r.json, "new");
+	assert_int_equal(th_int(o, "mtime"), -2);
+	assert_int_equal(th_int(o, "mtime_nsec"), 500000000);
+	assert_int_equal(th_int(o, "size"), 3);
+	assert_int_equal(th_int(n, "mtime"), 4102444800);
+	assert_int_equal(th_int(n, "mtime_nsec"), 999999999);
+	assert_int_equal(th_int(n, "size"), 0);
+	assert_int_equal(th_int(n, "mode"), 07777);
+	assert_int_equal(th_int(entry(f->r.json, "d"), "size"), 0);
+}
+
 /* Names JSON must escape (quotes, backslashes, control bytes), names that
  * are not UTF-8 (path_b64) and link targets alike come back exactly, and the
  * page is valid JSON the manager's parser takes. */
@@ -275,6 +298,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_names, setup, teardown),
 		cmocka_unit_test(test_deferred_save),
+		cmocka_unit_test_setup_teardown(test_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 		cmocka_unit_test(test_persist),
