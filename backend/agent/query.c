@@ -9,16 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "core/util.h"
 
 /* Decode src[0..n) into dst (room for n + 1); plus: '+' means a blank. */
 static int decode(const char *src, size_t n, char *dst, size_t *out_len, bool plus)
@@ -30,7 +21,8 @@ static int decode(const char *src, size_t n, char *dst, size_t *out_len, bool pl
 			int h, l;
 			if (i + 2 >= n)
 				return -EINVAL;
-			if ((h = hexval(src[i + 1])) < 0 || (l = hexval(src[i + 2])) < 0)
+			if ((h = cfs_hexval((unsigned char)src[i + 1])) < 0 ||
+			    (l = cfs_hexval((unsigned char)src[i + 2])) < 0)
 				return -EINVAL;
 			dst[o++] = (char)(h << 4 | l);
 			i += 2;

@@ -206,11 +206,14 @@ void cfs_hex(const void *data, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int cfs_hexval(int c)
 {
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 
@@ -220,7 +223,8 @@ int cfs_unhex(const char *hex, void *out, size_t n)
 		return -EINVAL;
 	unsigned char *o = out;
 	for (size_t i = 0; i < n; i++) {
-		int a = hexval(hex[2 * i]), b = hexval(hex[2 * i + 1]);
+		int a = cfs_hexval((unsigned char)hex[2 * i]);
+		int b = cfs_hexval((unsigned char)hex[2 * i + 1]);
 		if (a < 0 || b < 0)
 			return -EINVAL;
 		o[i] = (unsigned char)(a << 4 | b);
@@ -324,33 +328,29 @@ bad:
 	return -EINVAL;
 }
 
-int cfs_write_full(int fd, const void *data, size_t n)
+/* write (off < 0) or pwrite at off until all of it is written */
+static int write_all(int fd, const char *p, size_t n, int64_t off)
 {
-	const char *p = data;
 	while (n) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = off < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t)off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return w < 0 ? -errno : -EIO;
 		p += w;
 		n -= (size_t)w;
+		if (off >= 0)
+			off += w;
 	}
 	return 0;
 }
 
+int cfs_write_full(int fd, const void *data, size_t n)
+{
+	return write_all(fd, data, n, -1);
+}
+
 int cfs_pwrite_full(int fd, const void *data, size_t n, uint64_t off)
 {
-	const char *p = data;
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
+	return off > INT64_MAX ? -EFBIG : write_all(fd, data, n, (int64_t)off);
 }

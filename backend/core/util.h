@@ -27,6 +27,8 @@ int cfs_parse_u64(const char *s, uint64_t *out);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void cfs_hex(const void *data, size_t n, char *out);
+/* The value of one hex digit (either case), or -1. */
+int cfs_hexval(int c);
 /* Exactly 2n hex digits (either case) into n bytes.  0 or -EINVAL. */
 int cfs_unhex(const char *hex, void *out, size_t n);
 /* Standard base64 with its padding, strictly (no blanks, no missing '=');

@@ -4,31 +4,21 @@
 #include "restic/rr_int.h"
 
 #include "core/jscan.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int rr_id_parse(const char *hex, uint8_t id[RR_ID_LEN])
 {
 	if (!hex)
 		return -EINVAL;
 	for (int i = 0; i < RR_ID_LEN; i++) {
-		int a = hexval((unsigned char)hex[2 * i]);
+		int a = cfs_hexval((unsigned char)hex[2 * i]);
 		if (a < 0 || hex[2 * i] > 'f' || (hex[2 * i] >= 'A' && hex[2 * i] <= 'F'))
 			return -EINVAL;
-		int b = hexval((unsigned char)hex[2 * i + 1]);
+		int b = cfs_hexval((unsigned char)hex[2 * i + 1]);
 		if (b < 0 || (hex[2 * i + 1] >= 'A' && hex[2 * i + 1] <= 'F'))
 			return -EINVAL;
 		id[i] = (uint8_t)(a << 4 | b);
@@ -129,7 +119,7 @@ static int hexrun(const char *in, size_t n, uint32_t *out)
 {
 	uint32_t v = 0;
 	for (size_t i = 0; i < n; i++) {
-		int d = hexval((unsigned char)in[i]);
+		int d = cfs_hexval((unsigned char)in[i]);
 		if (d < 0)
 			return -EINVAL;
 		v = v << 4 | (uint32_t)d;

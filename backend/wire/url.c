@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
+
 static bool unreserved(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -33,17 +35,6 @@ int wire_urlencode(const char *s, struct cfs_buf *out)
 	return cfs_buf_append(out, "", 0);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int wire_pct_decode(const char *s, size_t n, bool plus_blank, bool strict, char **out,
 		    size_t *out_len)
 {
@@ -53,7 +44,8 @@ int wire_pct_decode(const char *s, size_t n, bool plus_blank, bool strict, char 
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < n && (hi = cfs_hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = cfs_hexval((unsigned char)s[i + 2])) >= 0) {
 			d[j++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else if (s[i] == '%' && strict) {
