@@ -5,8 +5,9 @@
  * there, and a listing of an unchanged tree reads no file data.  The table
  * is saved as fixed-size records to STATE/hashcache (temp file + rename).
  *
- * Saving is deferred to a thread of its own, a few seconds after the last
- * change: a listing answers without waiting for a megabyte and an fsync, and
+ * Saving is deferred to a thread of its own, a few seconds after the first
+ * change not yet saved (not after the last: a busy push mirror lists every
+ * few seconds and would put it off for ever): a listing answers without waiting for a megabyte and an fsync, and
  * the save does not land in the journal commit that the copies' fsyncs of
  * the sync that follows the listing would then have to wait for. */
 #include "agent/mirror_api.h"
@@ -28,7 +29,7 @@
 #define HC_MAGIC "cloudfs-hashcache-1\n"
 #define HC_MAX (1u << 20)          /* entries; over it the table starts afresh */
 #define HC_BLOCK (1u << 20)
-#define HC_SAVE_DELAY_MS 3000      /* quiet time before a deferred save */
+#define HC_SAVE_DELAY_MS 3000      /* from a first unsaved change to its save */
 
 struct hc_rec {
 	uint64_t dev, ino, size;
@@ -249,7 +250,7 @@ void hcache_save_soon(struct hcache *c)
 	if (c->dirty && !c->stopping) {
 		if (!c->saver_up)
 			c->saver_up = pthread_create(&c->saver, NULL, saver, c) == 0;
-		if (c->saver_up) {
+		if (c->saver_up && !c->save_at_ms) {
 			c->save_at_ms = cfs_mono_ms() + HC_SAVE_DELAY_MS;
 			pthread_cond_signal(&c->wake);
 		}
