@@ -98,12 +98,7 @@ static int self_label(void *ctx, const struct ctl_args *a, struct ctl_outcome *o
 			r = db_errno(sqlite3_step(st));
 			sqlite3_reset(st);
 		}
-		if (!r)
-			r = journal_append(e->db, e->env_id, "node", "update", e->env_id, payload, NULL);
-		if (!r)
-			r = db_commit(e->db);
-		else
-			db_rollback(e->db);
+		r = journal_commit(e->db, r, e->env_id, "node", "update", e->env_id, payload);
 	}
 	db_unlock(e->db);
 	free(payload);

@@ -353,12 +353,7 @@ static int inst_add(void *ctx, const struct ctl_args *a, struct ctl_outcome *o, 
 			r = db_errno(sqlite3_step(st));
 			sqlite3_reset(st);
 		}
-		if (!r)
-			r = journal_append(e->db, uuid, "instance", "create", e->env_id, payload, NULL);
-		if (!r)
-			r = db_commit(e->db);
-		else
-			db_rollback(e->db);
+		r = journal_commit(e->db, r, uuid, "instance", "create", e->env_id, payload);
 	}
 	db_unlock(e->db);
 	free(payload);
@@ -412,15 +407,9 @@ int instance_remove_checked(struct cfs_engine *e, const struct cfs_caller *c, co
 			r = db_errno(sqlite3_step(st));
 			sqlite3_reset(st);
 		}
-		if (!r) {
-			char payload[160];
-			snprintf(payload, sizeof payload, "{\"name\":\"%s\"}", name);
-			r = journal_append(e->db, row.uuid, "instance", "delete", e->env_id, payload, NULL);
-		}
-		if (!r)
-			r = db_commit(e->db);
-		else
-			db_rollback(e->db);
+		char payload[160];
+		snprintf(payload, sizeof payload, "{\"name\":\"%s\"}", name);
+		r = journal_commit(e->db, r, row.uuid, "instance", "delete", e->env_id, payload);
 	}
 	db_unlock(e->db);
 	if (r)
@@ -498,15 +487,9 @@ int registry_store_secret(struct cfs_engine *e, const char *name, const uint8_t 
 			r = db_errno(sqlite3_step(st));
 			sqlite3_reset(st);
 		}
-		if (!r) {
-			char payload[160];
-			snprintf(payload, sizeof payload, "{\"name\":\"%s\",\"secret\":\"rotated\"}", name);
-			r = journal_append(e->db, row.uuid, "instance", "update", e->env_id, payload, NULL);
-		}
-		if (!r)
-			r = db_commit(e->db);
-		else
-			db_rollback(e->db);
+		char payload[160];
+		snprintf(payload, sizeof payload, "{\"name\":\"%s\",\"secret\":\"rotated\"}", name);
+		r = journal_commit(e->db, r, row.uuid, "instance", "update", e->env_id, payload);
 	}
 	db_unlock(e->db);
 	free(sealed);

@@ -267,12 +267,7 @@ static int mirror_store(struct cfs_engine *e, const struct mirror *m, const char
 			r = db_errno(sqlite3_step(st));
 			sqlite3_reset(st);
 		}
-		if (!r)
-			r = journal_append(e->db, m->uuid, "mirror", op, e->env_id, payload.data, NULL);
-		if (!r)
-			r = db_commit(e->db);
-		else
-			db_rollback(e->db);
+		r = journal_commit(e->db, r, m->uuid, "mirror", op, e->env_id, payload.data);
 	}
 	db_unlock(e->db);
 	cfs_buf_free(&payload);

@@ -132,13 +132,8 @@ int repo_db_put(struct cfs_engine *e, const struct repo_rec *rec, bool create)
 			r = -ENOENT;
 		sqlite3_reset(st);
 	}
-	if (!r)
-		r = journal_append(e->db, rec->uuid, "repo", create ? "create" : "update", e->env_id,
-				   payload, NULL);
-	if (!r)
-		r = db_commit(e->db);
-	else
-		db_rollback(e->db);
+	r = journal_commit(e->db, r, rec->uuid, "repo", create ? "create" : "update", e->env_id,
+			   payload);
 unlock:
 	db_unlock(e->db);
 	free(payload);

@@ -282,12 +282,7 @@ static int write_change(struct cfs_engine *e, const char *sql_change, const stru
 			r = db_errno(sqlite3_step(st));
 			sqlite3_reset(st);
 		}
-		if (!r)
-			r = journal_append(e->db, s->uuid, "share", op, e->env_id, payload.data, NULL);
-		if (!r)
-			r = db_commit(e->db);
-		else
-			db_rollback(e->db);
+		r = journal_commit(e->db, r, s->uuid, "share", op, e->env_id, payload.data);
 	}
 	db_unlock(e->db);
 	cfs_buf_free(&payload);

@@ -24,3 +24,15 @@ int journal_append(struct cfs_db *db, const char *entity, const char *kind, cons
 		*seq = sqlite3_last_insert_rowid(db_handle(db));
 	return r;
 }
+
+int journal_commit(struct cfs_db *db, int r, const char *entity, const char *kind, const char *op,
+		   const char *author, const char *payload_json)
+{
+	if (!r)
+		r = journal_append(db, entity, kind, op, author, payload_json, NULL);
+	if (!r)
+		r = db_commit(db);
+	else
+		db_rollback(db);
+	return r;
+}

@@ -12,5 +12,10 @@
  * sequence number when non-NULL. */
 int journal_append(struct cfs_db *db, const char *entity, const char *kind, const char *op,
 		   const char *author, const char *payload_json, int64_t *seq);
+/* Ends the transaction of a change whose outcome so far is r: when r is 0
+ * the op is journalled and the whole transaction committed, otherwise (or
+ * when either fails) it is rolled back.  Returns the first error or 0. */
+int journal_commit(struct cfs_db *db, int r, const char *entity, const char *kind, const char *op,
+		   const char *author, const char *payload_json);
 
 #endif
