@@ -2,7 +2,8 @@
 # Mirrors through the mount: three real agents on 127.0.0.1 paired through
 # /instances/ctl; one-time syncs compared with diff -r and hashes, plan
 # classes after scripted edits on both sides, conflicts, excludes, eol,
-# the delete guard, persistent mirrors, and an agent killed mid-transfer.
+# the delete guard, persistent mirrors, and the destination's agent or the
+# manager killed mid-transfer.
 
 load ../lib/common
 
@@ -401,10 +402,14 @@ proxy_down() {
 	echo "old large" >"$B/kt/large"
 	touch -d '2001-01-01' "$B"/kt/*    # older than the source: no conflict copies
 	for n in $(seq 1 20); do
+		# every round starts from the old copies, so there is always work to cut
+		for i in 1 2 3 4 5 6 7 8; do echo "old $i" >"$B/kt/f$i"; done
+		echo "old large" >"$B/kt/large"
+		touch -d '2001-01-01' "$B"/kt/*
 		wait_for 20 grep -qx online "$MNT/instances/a/status"
 		wait_for 20 grep -qx online "$MNT/instances/b/status"
 		ctl_ok "$MNT/mirrors/ctl" "sync a:kt b:kt wait=no"
-		sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+		sleep "0.$((RANDOM % 5))$((RANDOM % 10))"
 		kill -KILL "$CFS_PID"
 		wait "$CFS_PID" 2>/dev/null || true
 		fusermount3 -u -z "$MNT" 2>/dev/null || true
@@ -436,4 +441,48 @@ proxy_down() {
 	wait_for 20 grep -qx online "$MNT/instances/b/status"
 	sync_ok "a:kt b:kt"
 	[ -z "$(find "$B/kt" -name '.cloudfs-tmp-*')" ]
+}
+
+@test "mirrors: a destination agent killed at 20 random points never leaves a part at a real name" {
+	mkdir -p "$A/ka" "$B/ka"
+	local i n job
+	for i in 1 2 3 4; do
+		head -c $((300000 + i * 700000)) /dev/urandom >"$A/ka/f$i"
+		echo "old $i" >"$B/ka/f$i"
+	done
+	head -c 20000000 /dev/urandom >"$A/ka/large"    # five 4 MiB chunks
+	echo "old large" >"$B/ka/large"
+	touch -d '2001-01-01' "$B"/ka/*    # older than the source: no conflict copies
+	# b keeps its port across restarts, so the manager's retries find it again
+	kill -TERM "$(cat "$AT/b/pid")"
+	wait "$(cat "$AT/b/pid")" 2>/dev/null || true
+	sed -i -e "s/^listen = .*/listen = 127.0.0.1:$(cat "$AT/b/port")/" "$AT/b/state/agent.conf"
+	agent_serve b
+	for n in $(seq 1 20); do
+		# every round starts from the old copies, so there is always work to cut
+		for i in 1 2 3 4; do echo "old $i" >"$B/ka/f$i"; done
+		echo "old large" >"$B/ka/large"
+		touch -d '2001-01-01' "$B"/ka/*
+		wait_for 20 grep -qx online "$MNT/instances/b/status"
+		ctl_ok "$MNT/mirrors/ctl" "sync a:ka b:ka wait=no"
+		job=${outcome##*job=}
+		job=${job%% *}
+		sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
+		kill -KILL "$(cat "$AT/b/pid")"
+		wait "$(cat "$AT/b/pid")" 2>/dev/null || true
+		for f in "$A"/ka/*; do
+			f=${f##*/}
+			cmp -s "$A/ka/$f" "$B/ka/$f" || grep -qx "old ${f#f}" "$B/ka/$f" ||
+				{ echo "round $n: $f is neither old nor new"; false; }
+		done
+		local others
+		others=$(ls -A "$B/ka" | grep -v -e '^f[1-4]$' -e '^large$' -e '^\.cloudfs-tmp-' || true)
+		[ -z "$others" ] || { echo "round $n: unexpected $others"; false; }
+		agent_serve b
+		# the job rides out the restart (or fails cleanly) before the next round
+		wait_for 60 grep -qE 'ok|error' "$MNT/jobs/$job/status"
+	done
+	sync_ok "a:ka b:ka"
+	for i in 1 2 3 4; do cmp "$A/ka/f$i" "$B/ka/f$i"; done
+	cmp "$A/ka/large" "$B/ka/large"
 }
