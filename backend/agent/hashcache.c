@@ -163,37 +163,68 @@ size_t hcache_size(struct hcache *c)
 	return n;
 }
 
+#define HC_SLICE 4096   /* buckets copied per lock */
+
+/* Writes every record to f, copied under the lock a slice of buckets at a
+ * time: lookups go on while the file is written, and the copy never holds
+ * more than a slice of a large table.  Each record stands on its own, so
+ * one changed between slices is simply saved next time. */
+static int write_records(struct hcache *c, FILE *f)
+{
+	struct hc_rec *recs = NULL;
+	size_t cap = 0;
+	int r = 0;
+	for (size_t from = 0; from < HC_BUCKETS && !r; from += HC_SLICE) {
+		size_t n = 0;
+		pthread_mutex_lock(&c->lock);
+		for (size_t i = from; i < from + HC_SLICE && !r; i++)
+			for (struct hc_node *h = c->b[i]; h && !r; h = h->next) {
+				if (n == cap) {
+					size_t nc = cap ? 2 * cap : 1024;
+					struct hc_rec *g = realloc(recs, nc * sizeof *recs);
+					if (!g) {
+						r = -ENOMEM;
+						break;
+					}
+					recs = g;
+					cap = nc;
+				}
+				recs[n++] = h->r;
+			}
+		pthread_mutex_unlock(&c->lock);
+		if (!r && n && fwrite(recs, sizeof *recs, n, f) != n)
+			r = -EIO;
+	}
+	free(recs);
+	return r;
+}
+
 int hcache_save(struct hcache *c)
 {
 	if (!c->path)
 		return 0;
 	pthread_mutex_lock(&c->file_lock);
-	/* a copy taken under the lock: lookups go on while it is written */
 	pthread_mutex_lock(&c->lock);
-	if (!c->dirty) {
-		pthread_mutex_unlock(&c->lock);
+	bool dirty = c->dirty;
+	c->dirty = false;   /* a change from here on is saved next time */
+	pthread_mutex_unlock(&c->lock);
+	if (!dirty) {
 		pthread_mutex_unlock(&c->file_lock);
 		return 0;
 	}
-	size_t n = 0;
-	struct hc_rec *recs = malloc((c->n ? c->n : 1) * sizeof *recs);
-	if (recs) {
-		for (size_t i = 0; i < HC_BUCKETS; i++)
-			for (struct hc_node *h = c->b[i]; h; h = h->next)
-				recs[n++] = h->r;
-		c->dirty = false;
-	}
-	pthread_mutex_unlock(&c->lock);
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof tmp, "%s.tmp", c->path);
-	int r = recs ? 0 : -ENOMEM;
-	FILE *f = r ? NULL : fopen(tmp, "wb");
-	if (!r && !f) {
+	int r = 0;
+	FILE *f = fopen(tmp, "wb");
+	if (!f) {
 		r = -errno;
-	} else if (f) {
-		if (fwrite(HC_MAGIC, 1, sizeof HC_MAGIC - 1, f) != sizeof HC_MAGIC - 1 ||
-		    fwrite(recs, sizeof *recs, n, f) != n || fflush(f) || fsync(fileno(f)))
-			r = -errno ? -errno : -EIO;
+	} else {
+		if (fwrite(HC_MAGIC, 1, sizeof HC_MAGIC - 1, f) != sizeof HC_MAGIC - 1)
+			r = -EIO;
+		if (!r)
+			r = write_records(c, f);
+		if (!r && (fflush(f) || fsync(fileno(f))))
+			r = -errno;
 		if (fclose(f) && !r)
 			r = -errno;
 		if (!r && rename(tmp, c->path) < 0)
@@ -201,7 +232,6 @@ int hcache_save(struct hcache *c)
 		if (r)
 			unlink(tmp);
 	}
-	free(recs);
 	if (r) {
 		pthread_mutex_lock(&c->lock);
 		c->dirty = true;      /* the next save tries again */
