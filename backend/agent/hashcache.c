@@ -7,9 +7,10 @@
  *
  * Saving is deferred to a thread of its own, a few seconds after the first
  * change not yet saved (not after the last: a busy push mirror lists every
- * few seconds and would put it off for ever): a listing answers without waiting for a megabyte and an fsync, and
- * the save does not land in the journal commit that the copies' fsyncs of
- * the sync that follows the listing would then have to wait for. */
+ * few seconds and would put it off for ever).  A listing answers without
+ * waiting for a megabyte and an fsync, and the save does not land in the
+ * journal commit that the copies' fsyncs of the sync that follows the
+ * listing would then have to wait for. */
 #include "agent/mirror_api.h"
 
 #include <errno.h>
@@ -251,15 +252,10 @@ static void *saver(void *arg)
 			pthread_cond_wait(&c->wake, &c->lock);
 			continue;
 		}
-		int64_t now = cfs_mono_ms();
-		if (now < c->save_at_ms) {
+		int64_t wait = c->save_at_ms - cfs_mono_ms();
+		if (wait > 0) {
 			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			int64_t wait = c->save_at_ms - now;
-			ts.tv_sec += wait / 1000;
-			ts.tv_nsec += (wait % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000)
-				ts.tv_sec++, ts.tv_nsec -= 1000000000;
+			cfs_time_in(CLOCK_MONOTONIC, wait, &ts);
 			pthread_cond_timedwait(&c->wake, &c->lock, &ts);
 			continue;
 		}

@@ -36,8 +36,8 @@ int hcache_hash(struct hcache *c, int dirfd, const char *name, const struct stat
 /* Write the cache file now when it changed since the last save. */
 int hcache_save(struct hcache *c);
 /* The same, by a thread of the cache's own 3 s after the first call since
- * the last save: what a listing calls, so it never waits on the file.  hcache_free
- * saves what is still pending. */
+ * the last save: what a listing calls, so it never waits on the file.
+ * hcache_free saves what is still pending. */
 void hcache_save_soon(struct hcache *c);
 size_t hcache_size(struct hcache *c);
 

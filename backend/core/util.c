@@ -22,6 +22,17 @@ int64_t cfs_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void cfs_time_in(clockid_t clk, int64_t ms, struct timespec *out)
+{
+	clock_gettime(clk, out);
+	out->tv_sec += (time_t)(ms / 1000);
+	out->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (out->tv_nsec >= 1000000000L) {
+		out->tv_sec++;
+		out->tv_nsec -= 1000000000L;
+	}
+}
+
 void cfs_time_iso(int64_t epoch_s, char out[32])
 {
 	time_t t = (time_t)epoch_s;

@@ -11,6 +11,9 @@
 int64_t cfs_now_ms(void);
 /* Monotonic clock in milliseconds. */
 int64_t cfs_mono_ms(void);
+/* The time ms milliseconds from now on clock clk, as pthread_cond_timedwait
+ * takes it (the condition variable's clock). */
+void cfs_time_in(clockid_t clk, int64_t ms, struct timespec *out);
 
 /* "2026-11-22T04:00:00Z" into out (at least 21 bytes). */
 void cfs_time_iso(int64_t epoch_s, char out[32]);

@@ -64,11 +64,7 @@ static void set_live(struct watcher *w, bool live)
 static bool pause_ms(struct watcher *w, int64_t ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L)
-		ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+	cfs_time_in(CLOCK_REALTIME, ms, &ts);
 	pthread_mutex_lock(&W.lock);
 	while (!w->stop && pthread_cond_timedwait(&W.cond, &W.lock, &ts) == 0)
 		;

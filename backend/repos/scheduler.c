@@ -154,12 +154,7 @@ static void *sched_main(void *arg)
 		if (m->sched_stop)
 			break;
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		cfs_time_in(CLOCK_REALTIME, TICK_MS, &ts);
 		pthread_cond_timedwait(&m->sched_wake, &m->sched_lock, &ts);
 	}
 	pthread_mutex_unlock(&m->sched_lock);
