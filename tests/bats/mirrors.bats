@@ -68,6 +68,30 @@ tree_sig() {
 
 sync_ok() { ctl_ok "$MNT/mirrors/ctl" "sync $*"; }
 
+# old_copies SUB — B/SUB gets an old copy ("old N", "old large") of every
+# file in A/SUB, older than the source (so no conflict copies)
+old_copies() {
+	local f
+	for f in "$A/$1"/*; do
+		f=${f##*/}
+		echo "old ${f#f}" >"$B/$1/$f"
+	done
+	touch -d '2001-01-01' "$B/$1"/*
+}
+
+# old_or_new SUB ROUND — after a kill: every real name in B/SUB holds its
+# old copy or the whole new file, and nothing else is there but hidden temps
+old_or_new() {
+	local f others
+	for f in "$A/$1"/*; do
+		f=${f##*/}
+		cmp -s "$A/$1/$f" "$B/$1/$f" || grep -qx "old ${f#f}" "$B/$1/$f" ||
+			{ echo "round $2: $f is neither old nor new"; return 1; }
+	done
+	others=$(ls -A "$B/$1" | grep -vxF -f <(ls -A "$A/$1") | grep -v '^\.cloudfs-tmp-' || true)
+	[ -z "$others" ] || { echo "round $2: unexpected $others"; return 1; }
+}
+
 gen_tree() {
 	local r=$1
 	mkdir -p "$r/www/d1/d2/d3" "$r/www/empty-dir"
@@ -396,16 +420,11 @@ proxy_down() {
 	local i n
 	for i in 1 2 3 4 5 6 7 8; do
 		head -c $((1000000 + i * 500000)) /dev/urandom >"$A/kt/f$i"
-		echo "old $i" >"$B/kt/f$i"
 	done
 	head -c 30000000 /dev/urandom >"$A/kt/large"
-	echo "old large" >"$B/kt/large"
-	touch -d '2001-01-01' "$B"/kt/*    # older than the source: no conflict copies
 	for n in $(seq 1 20); do
 		# every round starts from the old copies, so there is always work to cut
-		for i in 1 2 3 4 5 6 7 8; do echo "old $i" >"$B/kt/f$i"; done
-		echo "old large" >"$B/kt/large"
-		touch -d '2001-01-01' "$B"/kt/*
+		old_copies kt
 		wait_for 20 grep -qx online "$MNT/instances/a/status"
 		wait_for 20 grep -qx online "$MNT/instances/b/status"
 		ctl_ok "$MNT/mirrors/ctl" "sync a:kt b:kt wait=no"
@@ -414,15 +433,7 @@ proxy_down() {
 		wait "$CFS_PID" 2>/dev/null || true
 		fusermount3 -u -z "$MNT" 2>/dev/null || true
 		CFS_PID=
-		for f in "$A"/kt/*; do
-			f=${f##*/}
-			cmp -s "$A/kt/$f" "$B/kt/$f" || grep -qx "old ${f#f}" "$B/kt/$f" ||
-				{ echo "round $n: $f is neither old nor new"; false; }
-		done
-		# only hidden temp files besides the real names
-		local others
-		others=$(ls -A "$B/kt" | grep -v -e '^f[1-8]$' -e '^large$' -e '^\.cloudfs-tmp-' || true)
-		[ -z "$others" ] || { echo "round $n: unexpected $others"; false; }
+		old_or_new kt "$n"
 		cfs_mount -o poll.interval=1s -o poll.timeout=10s
 	done
 	wait_for 20 grep -qx online "$MNT/instances/b/status"
@@ -448,11 +459,8 @@ proxy_down() {
 	local i n job
 	for i in 1 2 3 4; do
 		head -c $((300000 + i * 700000)) /dev/urandom >"$A/ka/f$i"
-		echo "old $i" >"$B/ka/f$i"
 	done
 	head -c 20000000 /dev/urandom >"$A/ka/large"    # five 4 MiB chunks
-	echo "old large" >"$B/ka/large"
-	touch -d '2001-01-01' "$B"/ka/*    # older than the source: no conflict copies
 	# b keeps its port across restarts, so the manager's retries find it again
 	kill -TERM "$(cat "$AT/b/pid")"
 	wait "$(cat "$AT/b/pid")" 2>/dev/null || true
@@ -460,9 +468,7 @@ proxy_down() {
 	agent_serve b
 	for n in $(seq 1 20); do
 		# every round starts from the old copies, so there is always work to cut
-		for i in 1 2 3 4; do echo "old $i" >"$B/ka/f$i"; done
-		echo "old large" >"$B/ka/large"
-		touch -d '2001-01-01' "$B"/ka/*
+		old_copies ka
 		wait_for 20 grep -qx online "$MNT/instances/b/status"
 		ctl_ok "$MNT/mirrors/ctl" "sync a:ka b:ka wait=no"
 		job=${outcome##*job=}
@@ -470,14 +476,7 @@ proxy_down() {
 		sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
 		kill -KILL "$(cat "$AT/b/pid")"
 		wait "$(cat "$AT/b/pid")" 2>/dev/null || true
-		for f in "$A"/ka/*; do
-			f=${f##*/}
-			cmp -s "$A/ka/$f" "$B/ka/$f" || grep -qx "old ${f#f}" "$B/ka/$f" ||
-				{ echo "round $n: $f is neither old nor new"; false; }
-		done
-		local others
-		others=$(ls -A "$B/ka" | grep -v -e '^f[1-4]$' -e '^large$' -e '^\.cloudfs-tmp-' || true)
-		[ -z "$others" ] || { echo "round $n: unexpected $others"; false; }
+		old_or_new ka "$n"
 		agent_serve b
 		# the job rides out the restart (or fails cleanly) before the next round
 		wait_for 60 grep -qE 'ok|error' "$MNT/jobs/$job/status"
