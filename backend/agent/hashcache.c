@@ -119,11 +119,7 @@ int hcache_open(const char *path, struct hcache **out)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->file_lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_cond_init_mono(&c->wake);
 	if (path) {
 		if (!(c->path = strdup(path))) {
 			hcache_free(c);

@@ -648,11 +648,7 @@ static int state_get(struct agent *a, bool create, struct wstate **out)
 	st->a = a;
 	st->ifd = st->efd = -1;
 	pthread_mutex_init(&st->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&st->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_cond_init_mono(&st->cond);
 	if ((r = cfs_random(rnd, sizeof rnd)))
 		goto fail;
 	cfs_hex(rnd, sizeof rnd, st->token);

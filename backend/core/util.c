@@ -22,6 +22,15 @@ int64_t cfs_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void cfs_cond_init_mono(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 void cfs_time_in(clockid_t clk, int64_t ms, struct timespec *out)
 {
 	clock_gettime(clk, out);

@@ -2,6 +2,7 @@
 #ifndef CFS_UTIL_H
 #define CFS_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,9 @@ int64_t cfs_mono_ms(void);
 /* The time ms milliseconds from now on clock clk, as pthread_cond_timedwait
  * takes it (the condition variable's clock). */
 void cfs_time_in(clockid_t clk, int64_t ms, struct timespec *out);
+/* A condition variable whose timed waits count on CLOCK_MONOTONIC, so a
+ * change of the wall clock neither cuts nor stretches them. */
+void cfs_cond_init_mono(pthread_cond_t *c);
 
 /* "2026-11-22T04:00:00Z" into out (at least 21 bytes). */
 void cfs_time_iso(int64_t epoch_s, char out[32]);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/util.h"
+
 #define WORKER_IDLE_EXIT_S 30
 
 struct wjob {
@@ -48,11 +50,7 @@ int wire_workers_new(unsigned keep, unsigned max, struct wire_workers **out)
 	w->keep = keep ? keep : 1;
 	w->max = max < w->keep ? w->keep : max;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->work, &ca);
-	pthread_condattr_destroy(&ca);
+	cfs_cond_init_mono(&w->work);
 	pthread_cond_init(&w->gone, NULL);
 	*out = w;
 	return 0;
