@@ -18,16 +18,17 @@
 #include "state/journal.h"
 
 struct fx {
-	char dir[64];
+	char dir[4096];
 	struct cfs_db *db;
 };
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
-	snprintf(f->dir, sizeof f->dir, "/tmp/cfs-journal.XXXXXX");
+	const char *base = getenv("TMPDIR");
+	snprintf(f->dir, sizeof f->dir, "%s/cfs-journal.XXXXXX", base && *base ? base : "/tmp");
 	assert_non_null(mkdtemp(f->dir));
-	char path[128];
+	char path[4200];
 	snprintf(path, sizeof path, "%s/state.db", f->dir);
 	struct cfs_err err = { 0 };
 	assert_int_equal(db_open(path, &f->db, &err), 0);
@@ -40,7 +41,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	db_close(f->db);
-	char cmd[128];
+	char cmd[4200];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
 	assert_int_equal(system(cmd), 0);
 	free(f);
