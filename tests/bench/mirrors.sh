@@ -7,8 +7,8 @@
 # for: (1) the initial sync of FILES files / TOTAL_MB MB, (2) a re-sync after
 # 1% of the files changed (REPS rounds, each changing other files),
 # (3) a no-op re-sync (warm hash cache), (4) a BIG_MB file with 1 MB
-# changed in its middle (BIG_MB=0 skips it).  Wall time (median of REPS for the quick cases) and
-# bytes on the wire: for cloudfs the data that went
+# changed in its middle (BIG_MB=0 skips it).  Wall time (median of REPS
+# for the quick cases) and bytes on the wire: for cloudfs the data that went
 # from the source agent to the manager (the same goes on to the
 # destination) plus the chunk lists of a delta; for rsync its --stats
 # "Total bytes sent" + "received".
